@@ -1,0 +1,509 @@
+"""DynamoDB adapters for the single-table design (DESIGN 4.2) and the events table.
+
+Attribute names always go through expression placeholders, so any attribute name
+(hyphens, dots, spaces, unicode) is safe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from mailstep.domain.models import (
+    Execution,
+    Profile,
+    SendRecord,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+PROFILE = "PROFILE"
+SUPPRESSION = "SUPPRESSION"
+
+
+def sub_pk(email: str) -> str:
+    return f"SUB#{email}"
+
+
+def _to_dynamo(value: Any) -> Any:
+    # JSON round trip: floats become Decimal, tuples lists, unknown types strings.
+    return json.loads(json.dumps(value, default=str), parse_float=Decimal)
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_plain(v) for v in value]
+    return value
+
+
+def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def key(pk: str, sk: str) -> dict[str, Any]:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def _condition_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in (
+        "ConditionalCheckFailedException",
+        "TransactionCanceledException",
+    )
+
+
+def profile_from_item(item: Mapping[str, Any]) -> Profile:
+    return Profile(
+        email=item["email"],
+        first_name=item.get("first_name"),
+        attributes=item.get("attributes") or {},
+        tags=tuple(item.get("tags") or ()),
+        unsubscribed=bool(item.get("unsubscribed")),
+        suppressed=bool(item.get("suppressed")),
+        created_at=item.get("created_at", ""),
+        updated_at=item.get("updated_at", ""),
+    )
+
+
+def execution_from_item(item: Mapping[str, Any]) -> Execution:
+    return Execution(
+        sequence_id=item["sequence_id"],
+        execution_arn=item["execution_arn"],
+        started_at=item.get("started_at", ""),
+        transactional=bool(item.get("transactional")),
+    )
+
+
+class DynamoSubscriberStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    # ------------------------------------------------------------------ queries
+
+    def query(
+        self, pk: str, sk_prefix: str | None = None, **extra: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Every item of a partition (optionally under an SK prefix), all pages."""
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "PK = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            **extra,
+        }
+        if sk_prefix:
+            params["KeyConditionExpression"] += " AND begins_with(SK, :sk)"
+            params["ExpressionAttributeValues"][":sk"] = {"S": sk_prefix}
+        while True:
+            page = self._db.query(**params)
+            for item in page.get("Items", []):
+                yield deserialize(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self._db.get_item(TableName=self._table, Key=key(pk, sk), ConsistentRead=True).get(
+            "Item"
+        )
+        return deserialize(item) if item else None
+
+    # ------------------------------------------------------------------ profiles
+
+    def upsert_profile(self, subscriber: Subscriber, now: str) -> Profile:
+        """Create or update; never clears unsubscribed/suppressed; merges attributes."""
+        email = subscriber.email
+        old_tags = None
+        if subscriber.tags is not None:
+            current = self._get(sub_pk(email), PROFILE)
+            old_tags = set(current.get("tags") or []) if current else set()
+        names = {"#attrs": "attributes"}
+        values: dict[str, Any] = {":email": email, ":now": now, ":false": False}
+        sets = [
+            "email = :email",
+            "updated_at = :now",
+            "created_at = if_not_exists(created_at, :now)",
+            "unsubscribed = if_not_exists(unsubscribed, :false)",
+            "suppressed = if_not_exists(suppressed, :false)",
+        ]
+        if subscriber.first_name:
+            sets.append("first_name = :first_name")
+            values[":first_name"] = subscriber.first_name
+        if subscriber.tags is not None:
+            sets.append("tags = :tags")
+            values[":tags"] = list(subscriber.tags)
+        attribute_sets = []
+        for index, (name, value) in enumerate(sorted(subscriber.attributes.items())):
+            names[f"#a{index}"] = name
+            values[f":a{index}"] = value
+            attribute_sets.append(f"#attrs.#a{index} = :a{index}")
+        try:
+            # Common case: the profile (and its attribute map) exists; merge key by key.
+            item = self._update(
+                email, sets + attribute_sets, names, values, condition="attribute_exists(#attrs)"
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+            # New profile (or one without a map yet): create the map in one go.
+            values = {k: v for k, v in values.items() if not k.startswith(":a")}
+            values[":attrs"] = dict(subscriber.attributes)
+            item = self._update(
+                email,
+                [*sets, "#attrs = if_not_exists(#attrs, :attrs)"],
+                {"#attrs": "attributes"},
+                values,
+            )
+        if old_tags is not None:
+            self._sync_tags(email, old_tags, set(subscriber.tags or ()), now)
+        return profile_from_item(item)
+
+    def _update(
+        self,
+        email: str,
+        sets: list[str],
+        names: dict[str, str],
+        values: dict[str, Any],
+        condition: str | None = None,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": key(sub_pk(email), PROFILE),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": serialize(values),
+            "ReturnValues": "ALL_NEW",
+        }
+        if condition:
+            params["ConditionExpression"] = condition
+        return deserialize(self._db.update_item(**params)["Attributes"])
+
+    def _sync_tags(self, email: str, old: set[str], new: set[str], now: str) -> None:
+        for tag in sorted(new - old):
+            self._db.put_item(
+                TableName=self._table,
+                Item=serialize(
+                    {"PK": f"TAG#{tag}", "SK": sub_pk(email), "email": email, "tagged_at": now}
+                ),
+            )
+        for tag in sorted(old - new):
+            self._db.delete_item(TableName=self._table, Key=key(f"TAG#{tag}", sub_pk(email)))
+
+    def get_profile(self, email: str) -> Profile | None:
+        item = self._get(sub_pk(email), PROFILE)
+        return profile_from_item(item) if item else None
+
+    def get_status(self, email: str) -> SubscriberStatus:
+        """Profile and suppression in one round trip."""
+        request = {
+            self._table: {
+                "Keys": [key(sub_pk(email), PROFILE), key(sub_pk(email), SUPPRESSION)],
+                "ConsistentRead": True,
+            }
+        }
+        items: list[dict[str, Any]] = []
+        while request:
+            response = self._db.batch_get_item(RequestItems=request)
+            items += [deserialize(i) for i in response.get("Responses", {}).get(self._table, [])]
+            request = response.get("UnprocessedKeys") or {}
+        by_sk = {i["SK"]: i for i in items}
+        profile = by_sk.get(PROFILE)
+        suppression = by_sk.get(SUPPRESSION)
+        return SubscriberStatus(
+            profile=profile_from_item(profile) if profile else None,
+            suppression=Suppression(
+                reason=suppression.get("reason", "unknown"),
+                detail=suppression.get("detail"),
+                feedback_id=suppression.get("feedback_id"),
+                recorded_at=suppression.get("recorded_at", ""),
+            )
+            if suppression
+            else None,
+        )
+
+    def set_unsubscribed(self, email: str, now: str) -> bool:
+        """Mark an existing profile unsubscribed; an unknown address creates nothing."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=key(sub_pk(email), PROFILE),
+                UpdateExpression=(
+                    "SET unsubscribed = :true, updated_at = :now, "
+                    "unsubscribed_at = if_not_exists(unsubscribed_at, :now)"
+                ),
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues=serialize({":true": True, ":now": now}),
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def suppress(self, email: str, suppression: Suppression) -> None:
+        """Record the suppression (even for unknown addresses: it blocks future sends) and
+        flag an existing profile; never creates a stub profile."""
+        self._db.put_item(
+            TableName=self._table,
+            Item=serialize(
+                {
+                    "PK": sub_pk(email),
+                    "SK": SUPPRESSION,
+                    "email": email,
+                    "reason": suppression.reason,
+                    "detail": suppression.detail,
+                    "feedback_id": suppression.feedback_id,
+                    "recorded_at": suppression.recorded_at,
+                }
+            ),
+        )
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=key(sub_pk(email), PROFILE),
+                UpdateExpression="SET suppressed = :true, updated_at = :now",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues=serialize(
+                    {":true": True, ":now": suppression.recorded_at}
+                ),
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+    # ------------------------------------------------------------------ executions
+
+    def get_execution(self, email: str, sequence_id: str) -> Execution | None:
+        item = self._get(sub_pk(email), f"EXEC#{sequence_id}")
+        return execution_from_item(item) if item else None
+
+    def list_executions(self, email: str) -> list[Execution]:
+        return [execution_from_item(i) for i in self.query(sub_pk(email), "EXEC#")]
+
+    def put_execution(self, email: str, execution: Execution, replaces: Execution | None) -> bool:
+        """Write both rows in one transaction; with ``replaces``, only over that run."""
+        base = {
+            "email": email,
+            "sequence_id": execution.sequence_id,
+            "execution_arn": execution.execution_arn,
+            "started_at": execution.started_at,
+            "transactional": execution.transactional,
+        }
+        if replaces:
+            condition = {
+                "ConditionExpression": "execution_arn = :old",
+                "ExpressionAttributeValues": {":old": {"S": replaces.execution_arn}},
+            }
+        else:
+            condition = {"ConditionExpression": "attribute_not_exists(PK)"}
+        rows = [
+            {"PK": sub_pk(email), "SK": f"EXEC#{execution.sequence_id}", **base},
+            {"PK": f"SEQ#{execution.sequence_id}", "SK": sub_pk(email), **base},
+        ]
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._table, "Item": serialize(row), **condition}}
+                    for row in rows
+                ]
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def delete_execution(self, email: str, sequence_id: str, execution_arn: str | None) -> bool:
+        """Delete both rows in one transaction, only if they belong to ``execution_arn``."""
+        if execution_arn:
+            condition = {
+                "ConditionExpression": "execution_arn = :arn",
+                "ExpressionAttributeValues": {":arn": {"S": execution_arn}},
+            }
+        else:
+            condition = {"ConditionExpression": "attribute_exists(PK)"}
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {"Delete": {"TableName": self._table, "Key": key(pk, sk), **condition}}
+                    for pk, sk in (
+                        (sub_pk(email), f"EXEC#{sequence_id}"),
+                        (f"SEQ#{sequence_id}", sub_pk(email)),
+                    )
+                ]
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def mark_enrolled(self, email: str, sequence_id: str, now: str) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key=key(sub_pk(email), f"ENROLLED#{sequence_id}"),
+            UpdateExpression=(
+                "SET first_at = if_not_exists(first_at, :now), last_at = :now ADD runs :one"
+            ),
+            ExpressionAttributeValues=serialize({":now": now, ":one": 1}),
+        )
+
+    def was_enrolled(self, email: str, sequence_id: str) -> bool:
+        return self._get(sub_pk(email), f"ENROLLED#{sequence_id}") is not None
+
+    # ------------------------------------------------------------------ idempotency
+
+    def claim_event(self, event_key: str, owner: str, expires_at: int) -> bool:
+        """First claim wins; the same owner (a retry of the same run) may claim again."""
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=serialize(
+                    {"PK": f"EVENT#{event_key}", "SK": "EVENT", "owner": owner, "ttl": expires_at}
+                ),
+                ConditionExpression="attribute_not_exists(PK) OR #owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": {"S": owner}},
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def claim_send(self, execution_arn: str, step_id: str, expires_at: int) -> bool:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=serialize(
+                    {
+                        "PK": f"SEND#{execution_arn}#{step_id}",
+                        "SK": "SEND",
+                        "state": "pending",
+                        "ttl": expires_at,
+                    }
+                ),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
+    def complete_send(self, execution_arn: str, step_id: str, message_id: str) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key=key(f"SEND#{execution_arn}#{step_id}", "SEND"),
+            UpdateExpression="SET #state = :sent, message_id = :id",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=serialize({":sent": "sent", ":id": message_id}),
+        )
+
+    def release_send(self, execution_arn: str, step_id: str) -> None:
+        try:
+            self._db.delete_item(
+                TableName=self._table,
+                Key=key(f"SEND#{execution_arn}#{step_id}", "SEND"),
+                ConditionExpression="#state = :pending",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":pending": {"S": "pending"}},
+            )
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+
+    # ------------------------------------------------------------------ send log
+
+    def record_send(self, email: str, record: SendRecord, expires_at: int | None) -> None:
+        """The send log row and the O(1) sent-template marker, together."""
+        log = {
+            "PK": sub_pk(email),
+            "SK": f"SENT#{record.sent_at}#{record.message_id}",
+            "email": email,
+            "sequence_id": record.sequence_id,
+            "step_id": record.step_id,
+            "template_key": record.template,
+            "subject": record.subject,
+            "message_id": record.message_id,
+            "sent_at": record.sent_at,
+            "ttl": expires_at,
+        }
+        self._db.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": self._table, "Item": serialize(log)}},
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": key(sub_pk(email), f"TPL#{record.template}"),
+                        "UpdateExpression": (
+                            "SET last_sent_at = :at, last_message_id = :id, sequence_id = :seq, "
+                            "first_sent_at = if_not_exists(first_sent_at, :at) ADD send_count :one"
+                        ),
+                        "ExpressionAttributeValues": serialize(
+                            {
+                                ":at": record.sent_at,
+                                ":id": record.message_id,
+                                ":seq": record.sequence_id,
+                                ":one": 1,
+                            }
+                        ),
+                    }
+                },
+            ]
+        )
+
+    def has_been_sent(self, email: str, template: str) -> bool:
+        return self._get(sub_pk(email), f"TPL#{template}") is not None
+
+    # ------------------------------------------------------------------ counters
+
+    def add_counts(
+        self, sequence_id: str, step_id: str | None, counts: Mapping[str, int], now: str
+    ) -> None:
+        names = {f"#c{i}": name for i, name in enumerate(counts)}
+        values: dict[str, Any] = {f":c{i}": n for i, n in enumerate(counts.values())}
+        values.update({":now": now, ":seq": sequence_id})
+        adds = ", ".join(f"#c{i} :c{i}" for i in range(len(counts)))
+        for sk in ["COUNTERS", *([f"STEP#{step_id}"] if step_id else [])]:
+            self._db.update_item(
+                TableName=self._table,
+                Key=key(f"STATS#{sequence_id}", sk),
+                UpdateExpression=f"SET updated_at = :now, sequence_id = :seq ADD {adds}",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=serialize(values),
+            )
+
+
+class DynamoEngagementStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    def put_event(self, item: Mapping[str, Any]) -> bool:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=serialize(item),
+                ConditionExpression="attribute_not_exists(PK)",
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True

@@ -1,0 +1,65 @@
+"""The composition root: real adapters behind the domain's ports, built once per container."""
+
+from __future__ import annotations
+
+import functools
+
+from mailstep.adapters import clients, config
+from mailstep.adapters.dynamo import DynamoEngagementStore, DynamoSubscriberStore
+from mailstep.adapters.events import EventBridgePublisher
+from mailstep.adapters.s3_templates import DisplayNames, S3TemplateSource
+from mailstep.adapters.ses import SesMailer
+from mailstep.adapters.sfn import SfnExecutionStopper
+from mailstep.domain.lifecycle import Services
+
+
+@functools.cache
+def environment() -> config.Environment:
+    return config.Environment.from_env()
+
+
+@functools.cache
+def store() -> DynamoSubscriberStore:
+    return DynamoSubscriberStore(clients.client("dynamodb"), environment().table)
+
+
+@functools.cache
+def engagement_store() -> DynamoEngagementStore:
+    return DynamoEngagementStore(clients.client("dynamodb"), environment().events_table)
+
+
+@functools.cache
+def templates() -> S3TemplateSource:
+    return S3TemplateSource(clients.client("s3"), environment().template_bucket)
+
+
+@functools.cache
+def publisher() -> EventBridgePublisher:
+    return EventBridgePublisher(clients.client("events"), environment().event_bus)
+
+
+@functools.cache
+def stopper() -> SfnExecutionStopper:
+    return SfnExecutionStopper(clients.client("stepfunctions"))
+
+
+@functools.cache
+def services() -> Services:
+    env = environment()
+    return Services(
+        store=store(),
+        templates=templates(),
+        mailer=SesMailer(clients.client("sesv2"), env.configuration_set),
+        stopper=stopper(),
+        publisher=publisher(),
+        settings=lambda: config.runtime_settings(env),
+        display_names=DisplayNames(templates(), lambda: config.display_names_key(env)),
+    )
+
+
+def reset() -> None:
+    """Forget every cached client, adapter and SSM value (tests; a new environment)."""
+    for cached in (environment, store, engagement_store, templates, publisher, stopper, services):
+        cached.cache_clear()
+    clients.reset()
+    config.reset()

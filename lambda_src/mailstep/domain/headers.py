@@ -1,0 +1,42 @@
+"""Header-safe values: no CR/LF injection, RFC 2047 encoding for non-ASCII display names."""
+
+from __future__ import annotations
+
+import re
+from email.utils import formataddr, parseaddr
+
+from mailstep.domain.emails import normalise_email
+from mailstep.domain.errors import InvalidInput
+
+MAX_SUBJECT_LENGTH = 900  # stays well inside RFC 5322's 998-character line limit
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+_SPACES = re.compile(r"\s+")
+
+
+def header_safe(value: str, max_length: int = MAX_SUBJECT_LENGTH) -> str:
+    """Collapse control characters (CR, LF, TAB…) and runs of whitespace to one space."""
+    cleaned = _SPACES.sub(" ", _CONTROL.sub(" ", value)).strip()
+    return cleaned[:max_length].rstrip()
+
+
+def format_mailbox(raw: str) -> str:
+    """Parse ``"Name <addr>"`` or ``addr`` and return a safe, encoded From/Reply-To value.
+
+    The display name loses control characters and is RFC 2047 encoded when it is not
+    ASCII; the address is validated and normalised.
+    """
+    if _CONTROL.search(raw):
+        raw = _CONTROL.sub(" ", raw)
+    name, address = parseaddr(raw)
+    if not address:
+        raise InvalidInput(f"not a mailbox: {raw!r}")
+    email = normalise_email(address)
+    name = header_safe(name, max_length=200)
+    if not name:
+        return email
+    return formataddr((name, email), charset="utf-8")
+
+
+def mailbox_address(raw: str) -> str:
+    """The bare address of a mailbox string, normalised."""
+    return normalise_email(parseaddr(raw)[1])

@@ -1,0 +1,398 @@
+"""Use cases of a sequence run: register, send, fire-and-forget, complete, clean up.
+
+Pure: every effect goes through the ports in :class:`Services`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from mailstep.domain.errors import InvalidInput, MailstepError
+from mailstep.domain.models import (
+    Execution,
+    OutgoingEmail,
+    Profile,
+    Sender,
+    SendRecord,
+    Subscriber,
+)
+from mailstep.domain.payloads import (
+    optional_bool,
+    optional_str,
+    require_id,
+    require_str,
+    require_template_key,
+)
+from mailstep.domain.ports import (
+    EventPublisher,
+    ExecutionStopper,
+    Mailer,
+    SubscriberStore,
+    TemplateSource,
+)
+from mailstep.domain.rendering import build_context, render_email
+from mailstep.domain.tokens import issue_token
+
+REENTRY_POLICIES = ("ignore_while_active", "replace", "once")
+DEDUPE_TTL_SECONDS = 7 * 86400
+HEADER_SEQUENCE = "X-Mailstep-Sequence"
+HEADER_TEMPLATE = "X-Mailstep-Template"
+HEADER_STEP = "X-Mailstep-Step"
+TAG_SEQUENCE = "mailstep_sequence"
+TAG_TEMPLATE = "mailstep_template"
+TAG_STEP = "mailstep_step"
+
+
+class ConfigurationError(MailstepError):
+    """The deployment is missing a setting the operation needs."""
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    unsubscribe_url: str
+    secret: bytes
+    data_ttl_days: int = 0
+    token_ttl_days: int = 90
+
+
+@dataclass(frozen=True)
+class Services:
+    store: SubscriberStore
+    templates: TemplateSource
+    mailer: Mailer
+    stopper: ExecutionStopper
+    publisher: EventPublisher
+    settings: Callable[[], RuntimeSettings]
+    display_names: Callable[[], Mapping[str, Mapping[str, str]]]
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def skipped(reason: str, **extra: Any) -> dict[str, Any]:
+    return {"status": "skipped", "reason": reason, **extra}
+
+
+# --------------------------------------------------------------------------- register
+
+
+def register(svc: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Start tracking a run: upsert the profile, apply the guards and the re-entry policy."""
+    sequence_id = require_id(payload, "sequence_id")
+    execution_arn = require_str(payload, "execution_arn")
+    transactional = optional_bool(payload, "transactional")
+    reentry = optional_str(payload, "reentry") or "ignore_while_active"
+    if reentry not in REENTRY_POLICIES:
+        raise InvalidInput(f"reentry must be one of {', '.join(REENTRY_POLICIES)}")
+    subscriber = Subscriber.from_payload(payload.get("subscriber"))
+    event_id = optional_str(payload, "event_id")
+    now = svc.now()
+    email = subscriber.email
+
+    if event_id and not svc.store.claim_event(
+        f"{sequence_id}#{event_id}", execution_arn, int(now.timestamp()) + DEDUPE_TTL_SECONDS
+    ):
+        return skipped("duplicate_event")
+
+    svc.store.upsert_profile(subscriber, iso(now))
+    status = svc.store.get_status(email)
+    if status.suppressed:
+        return skipped("suppressed")
+    if status.unsubscribed and not transactional:
+        return skipped("unsubscribed")
+
+    existing = svc.store.get_execution(email, sequence_id)
+    if existing and existing.execution_arn == execution_arn:
+        return {"status": "registered"}  # a retry of this very step
+    if reentry == "once" and svc.store.was_enrolled(email, sequence_id):
+        return skipped("already_enrolled")
+    if existing and reentry != "replace":
+        return skipped("already_active", active_execution=existing.execution_arn)
+    if existing:
+        svc.stopper.stop(existing.execution_arn, "Replaced by a new run of the same sequence")
+
+    execution = Execution(sequence_id, execution_arn, iso(now), transactional)
+    if not svc.store.put_execution(email, execution, replaces=existing):
+        return skipped("already_active")  # lost a race with a concurrent run
+    svc.store.mark_enrolled(email, sequence_id, iso(now))
+    _publish(svc, "sequence.started", {"email": email, "sequence_id": sequence_id})
+    return {"status": "registered"}
+
+
+# --------------------------------------------------------------------------- send
+
+
+def pick_variant(variants: list[Mapping[str, Any]], email: str, sequence_id: str) -> int:
+    """Deterministic A/B split: the same subscriber gets the same arm in a sequence."""
+    digest = hashlib.sha256(f"{email}:{sequence_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % len(variants)
+
+
+def _template_and_subject(
+    payload: Mapping[str, Any], email: str, sequence_id: str
+) -> tuple[str, str, str | None]:
+    variants = payload.get("variants")
+    if variants is None:
+        return require_template_key(payload), require_str(payload, "subject"), None
+    if not isinstance(variants, list) or len(variants) < 2:
+        raise InvalidInput("variants must be a list of at least two {template, subject} objects")
+    for variant in variants:
+        if not isinstance(variant, Mapping):
+            raise InvalidInput("each variant must be an object with template and subject")
+    index = pick_variant(variants, email, sequence_id)
+    chosen = variants[index]
+    name = optional_str(chosen, "name") or chr(ord("a") + index)
+    return require_template_key(chosen), require_str(chosen, "subject"), name
+
+
+def send(svc: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """One step of a run. Never sends the same step of the same execution twice."""
+    sequence_id = require_id(payload, "sequence_id")
+    step_id = require_id(payload, "step_id")
+    execution_arn = require_str(payload, "execution_arn")
+    transactional = optional_bool(payload, "transactional")
+    subscriber = Subscriber.from_payload(payload.get("subscriber"))
+    sender = Sender.from_payload(payload.get("sender"))
+    template, subject, variant = _template_and_subject(payload, subscriber.email, sequence_id)
+    return _guarded_send(
+        svc,
+        subscriber=subscriber,
+        sender=sender,
+        template=template,
+        subject=subject,
+        sequence_id=sequence_id,
+        step_id=step_id,
+        variant=variant,
+        transactional=transactional,
+        claim=(execution_arn, step_id),
+    )
+
+
+def fire_and_forget(svc: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A single email for an event, tracked under its sequence; upserts the profile first."""
+    sequence_id = require_id(payload, "sequence_id")
+    transactional = optional_bool(payload, "transactional")
+    subscriber = Subscriber.from_payload(payload.get("subscriber"))
+    sender = Sender.from_payload(payload.get("sender"))
+    template = require_template_key(payload)
+    subject = require_str(payload, "subject")
+    event_id = optional_str(payload, "event_id")
+    step_id = optional_str(payload, "step_id") or template.rsplit("/", 1)[-1]
+    svc.store.upsert_profile(subscriber, iso(svc.now()))
+    return _guarded_send(
+        svc,
+        subscriber=subscriber,
+        sender=sender,
+        template=template,
+        subject=subject,
+        sequence_id=sequence_id,
+        step_id=step_id,
+        variant=None,
+        transactional=transactional,
+        claim=(f"event:{sequence_id}:{event_id}", template) if event_id else None,
+    )
+
+
+def _guarded_send(
+    svc: Services,
+    *,
+    subscriber: Subscriber,
+    sender: Sender,
+    template: str,
+    subject: str,
+    sequence_id: str,
+    step_id: str,
+    variant: str | None,
+    transactional: bool,
+    claim: tuple[str, str] | None,
+) -> dict[str, Any]:
+    email = subscriber.email
+    status = svc.store.get_status(email)
+    if status.suppressed:
+        return skipped("suppressed", template=template)
+    if status.unsubscribed and not transactional:
+        return skipped("unsubscribed", template=template)
+    now = svc.now()
+    if claim and not svc.store.claim_send(*claim, int(now.timestamp()) + DEDUPE_TTL_SECONDS):
+        return skipped("already_sent", template=template)
+    try:
+        message_id = _deliver(
+            svc,
+            subscriber=subscriber,
+            profile=status.profile,
+            sender=sender,
+            template=template,
+            subject=subject,
+            sequence_id=sequence_id,
+            step_id=step_id,
+            transactional=transactional,
+            now=now,
+        )
+    except Exception:
+        if claim:
+            svc.store.release_send(*claim)  # let the retry send it
+        raise
+    if claim:
+        svc.store.complete_send(*claim, message_id)
+    result: dict[str, Any] = {"status": "sent", "message_id": message_id, "template": template}
+    if variant:
+        result["variant"] = variant
+    return result
+
+
+def unsubscribe_link(base_url: str, token: str) -> str:
+    parts = urlsplit(base_url)
+    query = [*parse_qsl(parts.query), ("token", token)]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
+
+
+def _tag_value(value: str) -> str:
+    # SES tag values allow ASCII letters, digits, '_', '-', '.', '@'.
+    return "".join(c if c.isascii() and (c.isalnum() or c in "_-.@") else "--" for c in value)[:256]
+
+
+def _deliver(
+    svc: Services,
+    *,
+    subscriber: Subscriber,
+    profile: Profile | None,
+    sender: Sender,
+    template: str,
+    subject: str,
+    sequence_id: str,
+    step_id: str,
+    transactional: bool,
+    now: datetime,
+) -> str:
+    settings = svc.settings()
+    email = subscriber.email
+    if not settings.unsubscribe_url:
+        raise ConfigurationError("unsubscribe_url is not configured")
+    token = issue_token(
+        settings.secret, email, int(now.timestamp()), settings.token_ttl_days * 86400
+    )
+    unsubscribe_url = unsubscribe_link(settings.unsubscribe_url, token)
+    attributes = dict(profile.attributes) if profile else dict(subscriber.attributes)
+    context = build_context(
+        email=email,
+        first_name=(profile.first_name if profile else None) or subscriber.first_name,
+        attributes=attributes,
+        display_names=svc.display_names(),
+        unsubscribe_url=unsubscribe_url,
+        current_year=now.year,
+    )
+    rendered = render_email(svc.templates, template, subject, context)
+    headers = [(HEADER_SEQUENCE, sequence_id), (HEADER_TEMPLATE, template), (HEADER_STEP, step_id)]
+    if not transactional:
+        headers += [
+            ("List-Unsubscribe", f"<{unsubscribe_url}>"),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+        ]
+    message_id = svc.mailer.send(
+        OutgoingEmail(
+            to=email,
+            from_header=sender.from_header,
+            reply_to=sender.reply_to,
+            subject=rendered.subject,
+            html=rendered.html,
+            text=rendered.text,
+            headers=tuple(headers),
+            tags={
+                TAG_SEQUENCE: _tag_value(sequence_id),
+                TAG_TEMPLATE: _tag_value(template),
+                TAG_STEP: _tag_value(step_id),
+            },
+        )
+    )
+    ttl = int(now.timestamp()) + settings.data_ttl_days * 86400 if settings.data_ttl_days else None
+    svc.store.record_send(
+        email,
+        SendRecord(sequence_id, template, rendered.subject, message_id, iso(now), step_id),
+        ttl,
+    )
+    svc.store.add_counts(sequence_id, step_id, {"sent": 1}, iso(now))
+    _publish(svc, "email.sent", {
+        "email": email, "sequence_id": sequence_id, "step_id": step_id,
+        "template": template, "message_id": message_id,
+    })  # fmt: skip
+    return message_id
+
+
+# --------------------------------------------------------------------------- complete / cleanup
+
+
+def complete(svc: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
+    sequence_id = require_id(payload, "sequence_id")
+    execution_arn = require_str(payload, "execution_arn")
+    subscriber = payload.get("subscriber")
+    if not isinstance(subscriber, Mapping):
+        raise InvalidInput("subscriber is missing")
+    email = Subscriber.from_payload({"email": subscriber.get("email")}).email
+    removed = svc.store.delete_execution(email, sequence_id, execution_arn)
+    if removed:
+        svc.store.add_counts(sequence_id, None, {"completed": 1}, iso(svc.now()))
+        _publish(svc, "sequence.completed", {"email": email, "sequence_id": sequence_id})
+    return {"status": "completed", "removed": removed}
+
+
+STATUS_CHANGE = "Step Functions Execution Status Change"
+ABNORMAL_ENDS = ("FAILED", "TIMED_OUT", "ABORTED")
+
+
+def cleanup_after_status_change(svc: Services, event: Mapping[str, Any]) -> dict[str, Any]:
+    """Remove the rows of a run that failed, timed out or was aborted (DESIGN 3)."""
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise InvalidInput("status-change event without detail")
+    status = detail.get("status")
+    execution_arn = require_str(detail, "executionArn")
+    if status not in ABNORMAL_ENDS:
+        return skipped("not_an_abnormal_end", execution_status=status)
+    raw_input = detail.get("input")
+    try:
+        run_input: Any = json.loads(raw_input) if isinstance(raw_input, str) else raw_input
+        email = Subscriber.from_payload({"email": run_input["subscriber"]["email"]}).email
+    except (TypeError, KeyError, ValueError, MailstepError):
+        return skipped("no_subscriber_in_input")
+    removed = 0
+    for execution in svc.store.list_executions(email):
+        if execution.execution_arn == execution_arn and svc.store.delete_execution(
+            email, execution.sequence_id, execution_arn
+        ):
+            removed += 1
+            svc.store.add_counts(execution.sequence_id, None, {status.lower(): 1}, iso(svc.now()))
+    return {"status": "cleaned", "removed": removed, "execution_status": status}
+
+
+def stop_all_executions(
+    store: SubscriberStore,
+    stopper: ExecutionStopper,
+    email: str,
+    *,
+    keep_transactional: bool,
+    cause: str,
+) -> int:
+    """Stop every run of a subscriber (but transactional ones when asked) and drop its rows."""
+    stopped = 0
+    for execution in store.list_executions(email):
+        if keep_transactional and execution.transactional:
+            continue
+        stopper.stop(execution.execution_arn, cause)
+        store.delete_execution(email, execution.sequence_id, execution.execution_arn)
+        stopped += 1
+    return stopped
+
+
+def _publish(svc: Services, detail_type: str, detail: Mapping[str, Any]) -> None:
+    svc.publisher.publish(detail_type, detail)
