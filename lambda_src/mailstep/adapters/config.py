@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mailstep.domain.lifecycle import ConfigurationError, RuntimeSettings
+from mailstep.domain.services import ConfigurationError, RuntimeSettings
 
 SSM_MAX_AGE_SECONDS = 300
 

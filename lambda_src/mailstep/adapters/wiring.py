@@ -10,7 +10,7 @@ from mailstep.adapters.events import EventBridgePublisher
 from mailstep.adapters.s3_templates import DisplayNames, S3TemplateSource
 from mailstep.adapters.ses import SesMailer
 from mailstep.adapters.sfn import SfnExecutionStopper
-from mailstep.domain.lifecycle import Services
+from mailstep.domain.services import Services
 
 
 @functools.cache

@@ -7,12 +7,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from mailstep.domain.attribution import (
+    HEADER_SEQUENCE,
+    HEADER_STEP,
+    HEADER_TEMPLATE,
+    TAG_SEQUENCE,
+    TAG_STEP,
+    TAG_TEMPLATE,
+    tag_value,
+)
 from mailstep.domain.errors import InvalidInput, MailstepError
 from mailstep.domain.models import (
     Execution,
@@ -29,59 +37,12 @@ from mailstep.domain.payloads import (
     require_str,
     require_template_key,
 )
-from mailstep.domain.ports import (
-    EventPublisher,
-    ExecutionStopper,
-    Mailer,
-    SubscriberStore,
-    TemplateSource,
-)
 from mailstep.domain.rendering import build_context, render_email
+from mailstep.domain.services import ConfigurationError, Services, iso, skipped
 from mailstep.domain.tokens import issue_token
 
 REENTRY_POLICIES = ("ignore_while_active", "replace", "once")
 DEDUPE_TTL_SECONDS = 7 * 86400
-HEADER_SEQUENCE = "X-Mailstep-Sequence"
-HEADER_TEMPLATE = "X-Mailstep-Template"
-HEADER_STEP = "X-Mailstep-Step"
-TAG_SEQUENCE = "mailstep_sequence"
-TAG_TEMPLATE = "mailstep_template"
-TAG_STEP = "mailstep_step"
-
-
-class ConfigurationError(MailstepError):
-    """The deployment is missing a setting the operation needs."""
-
-
-@dataclass(frozen=True)
-class RuntimeSettings:
-    unsubscribe_url: str
-    secret: bytes
-    data_ttl_days: int = 0
-    token_ttl_days: int = 90
-
-
-@dataclass(frozen=True)
-class Services:
-    store: SubscriberStore
-    templates: TemplateSource
-    mailer: Mailer
-    stopper: ExecutionStopper
-    publisher: EventPublisher
-    settings: Callable[[], RuntimeSettings]
-    display_names: Callable[[], Mapping[str, Mapping[str, str]]]
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self.clock()
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def skipped(reason: str, **extra: Any) -> dict[str, Any]:
-    return {"status": "skipped", "reason": reason, **extra}
 
 
 # --------------------------------------------------------------------------- register
@@ -257,11 +218,6 @@ def unsubscribe_link(base_url: str, token: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
 
 
-def _tag_value(value: str) -> str:
-    # SES tag values allow ASCII letters, digits, '_', '-', '.', '@'.
-    return "".join(c if c.isascii() and (c.isalnum() or c in "_-.@") else "--" for c in value)[:256]
-
-
 def _deliver(
     svc: Services,
     *,
@@ -309,9 +265,9 @@ def _deliver(
             text=rendered.text,
             headers=tuple(headers),
             tags={
-                TAG_SEQUENCE: _tag_value(sequence_id),
-                TAG_TEMPLATE: _tag_value(template),
-                TAG_STEP: _tag_value(step_id),
+                TAG_SEQUENCE: tag_value(sequence_id),
+                TAG_TEMPLATE: tag_value(template),
+                TAG_STEP: tag_value(step_id),
             },
         )
     )
@@ -373,25 +329,6 @@ def cleanup_after_status_change(svc: Services, event: Mapping[str, Any]) -> dict
             removed += 1
             svc.store.add_counts(execution.sequence_id, None, {status.lower(): 1}, iso(svc.now()))
     return {"status": "cleaned", "removed": removed, "execution_status": status}
-
-
-def stop_all_executions(
-    store: SubscriberStore,
-    stopper: ExecutionStopper,
-    email: str,
-    *,
-    keep_transactional: bool,
-    cause: str,
-) -> int:
-    """Stop every run of a subscriber (but transactional ones when asked) and drop its rows."""
-    stopped = 0
-    for execution in store.list_executions(email):
-        if keep_transactional and execution.transactional:
-            continue
-        stopper.stop(execution.execution_arn, cause)
-        store.delete_execution(email, execution.sequence_id, execution.execution_arn)
-        stopped += 1
-    return stopped
 
 
 def _publish(svc: Services, detail_type: str, detail: Mapping[str, Any]) -> None:

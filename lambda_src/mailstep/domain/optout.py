@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailstep.domain.lifecycle import Services, iso, stop_all_executions
 from mailstep.domain.models import Suppression
+from mailstep.domain.services import Services, iso, stop_all_executions
 from mailstep.domain.ses_events import SesEvent
 from mailstep.domain.tokens import verify_token
 

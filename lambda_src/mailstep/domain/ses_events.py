@@ -7,16 +7,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailstep.domain.emails import normalise_email
-from mailstep.domain.errors import InvalidEmail, InvalidInput
-from mailstep.domain.lifecycle import (
+from mailstep.domain.attribution import (
     HEADER_SEQUENCE,
     HEADER_STEP,
     HEADER_TEMPLATE,
     TAG_SEQUENCE,
     TAG_STEP,
     TAG_TEMPLATE,
+    template_from_tag,
 )
+from mailstep.domain.emails import normalise_email
+from mailstep.domain.errors import InvalidEmail, InvalidInput
 
 # eventType / notificationType → (our name, the key of the type-specific object)
 KINDS = {
@@ -107,7 +108,7 @@ def parse_ses_message(message: Mapping[str, Any]) -> SesEvent:
         recipients=tuple(valid),
         sequence_id=headers.get(HEADER_SEQUENCE.lower()) or _tag(mail, TAG_SEQUENCE),
         template=headers.get(HEADER_TEMPLATE.lower())
-        or _template_from_tag(_tag(mail, TAG_TEMPLATE)),
+        or template_from_tag(_tag(mail, TAG_TEMPLATE)),
         step_id=headers.get(HEADER_STEP.lower()) or _tag(mail, TAG_STEP),
         subject=common.get("subject") if isinstance(common, Mapping) else None,
         bounce_type=detail.get("bounceType"),
@@ -118,7 +119,3 @@ def parse_ses_message(message: Mapping[str, Any]) -> SesEvent:
         user_agent=detail.get("userAgent"),
         invalid_recipients=tuple(invalid),
     )
-
-
-def _template_from_tag(value: str | None) -> str | None:
-    return value.replace("--", "/") if value else None

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mailstep.adapters import config
 from mailstep.adapters.wiring import engagement_store, environment, publisher, store
 from mailstep.domain.engagement import record_engagement
-from mailstep.domain.lifecycle import iso
+from mailstep.domain.services import iso
 from mailstep.domain.ses_events import SesEvent
 from mailstep.handlers._sns import for_each_event
 from mailstep.observability import logger, metrics

@@ -11,9 +11,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mailstep.adapters.wiring import services
 from mailstep.domain import lifecycle
 from mailstep.domain.errors import InvalidInput
+from mailstep.domain.services import Services
 from mailstep.observability import logger, metrics
 
-ACTIONS: dict[str, Callable[[lifecycle.Services, Mapping[str, Any]], dict[str, Any]]] = {
+ACTIONS: dict[str, Callable[[Services, Mapping[str, Any]], dict[str, Any]]] = {
     "register": lifecycle.register,
     "send": lifecycle.send,
     "fire_and_forget": lifecycle.fire_and_forget,
