@@ -291,15 +291,33 @@ def _deliver(
 def complete(svc: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
     sequence_id = require_id(payload, "sequence_id")
     execution_arn = require_str(payload, "execution_arn")
-    subscriber = payload.get("subscriber")
-    if not isinstance(subscriber, Mapping):
-        raise InvalidInput("subscriber is missing")
-    email = Subscriber.from_payload({"email": subscriber.get("email")}).email
+    email = _subscriber_email(payload)
     removed = svc.store.delete_execution(email, sequence_id, execution_arn)
     if removed:
         svc.store.add_counts(sequence_id, None, {"completed": 1}, iso(svc.now()))
         _publish(svc, "sequence.completed", {"email": email, "sequence_id": sequence_id})
     return {"status": "completed", "removed": removed}
+
+
+def exit_sequence(svc: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """An ``exit_on`` event: stop the subscriber's active run of this sequence at once."""
+    sequence_id = require_id(payload, "sequence_id")
+    email = _subscriber_email(payload)
+    execution = svc.store.get_execution(email, sequence_id)
+    if execution is None:
+        return skipped("not_active")
+    svc.stopper.stop(execution.execution_arn, "Exit event received")
+    if svc.store.delete_execution(email, sequence_id, execution.execution_arn):
+        svc.store.add_counts(sequence_id, None, {"exited": 1}, iso(svc.now()))
+        _publish(svc, "sequence.exited", {"email": email, "sequence_id": sequence_id})
+    return {"status": "exited"}
+
+
+def _subscriber_email(payload: Mapping[str, Any]) -> str:
+    subscriber = payload.get("subscriber")
+    if not isinstance(subscriber, Mapping):
+        raise InvalidInput("subscriber is missing")
+    return Subscriber.from_payload({"email": subscriber.get("email")}).email
 
 
 STATUS_CHANGE = "Step Functions Execution Status Change"

@@ -19,6 +19,7 @@ ACTIONS: dict[str, Callable[[Services, Mapping[str, Any]], dict[str, Any]]] = {
     "send": lifecycle.send,
     "fire_and_forget": lifecycle.fire_and_forget,
     "complete": lifecycle.complete,
+    "exit": lifecycle.exit_sequence,
 }
 
 
