@@ -1,0 +1,1 @@
+"""The ``mailstep`` command line (not shipped in the Lambda zip)."""
