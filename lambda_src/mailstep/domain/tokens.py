@@ -59,11 +59,17 @@ def verify_token(secret: bytes, token: str | None, now: int) -> TokenClaims:
     if len(parts) != 5 or parts[0] != VERSION:
         raise InvalidToken("malformed")
     try:
-        email = normalise_email(_unb64(parts[1]).decode("utf-8"))
+        address = _unb64(parts[1]).decode("utf-8")
+        email = normalise_email(address)
         issued, expires = int(parts[2]), int(parts[3])
         given = _unb64(parts[4])
     except (binascii.Error, UnicodeDecodeError, ValueError, InvalidEmail) as exc:
         raise InvalidToken("malformed") from exc
+    # Lenient base64 skips unknown characters and int() takes "1_000", " 12", "+12" or
+    # non-ASCII digits: accept only the one spelling issue_token produces.
+    canonical = [VERSION, _b64(email.encode()), str(issued), str(expires), _b64(given)]
+    if address != email or parts != canonical:
+        raise InvalidToken("malformed")
     if not hmac.compare_digest(_mac(secret, email, issued, expires), given):
         raise InvalidToken("signature")
     if now >= expires:
