@@ -38,7 +38,7 @@ from mailstep.domain.payloads import (
     require_template_key,
 )
 from mailstep.domain.rendering import build_context, render_email
-from mailstep.domain.services import ConfigurationError, Services, iso, skipped
+from mailstep.domain.services import ConfigurationError, RuntimeSettings, Services, iso, skipped
 from mailstep.domain.tokens import issue_token
 
 REENTRY_POLICIES = ("ignore_while_active", "replace", "once")
@@ -188,8 +188,10 @@ def _guarded_send(
     if claim and not svc.store.claim_send(*claim, int(now.timestamp()) + DEDUPE_TTL_SECONDS):
         return skipped("already_sent", template=template)
     try:
-        message_id = _deliver(
+        settings = svc.settings()
+        outgoing = _compose(
             svc,
+            settings,
             subscriber=subscriber,
             profile=status.profile,
             sender=sender,
@@ -200,12 +202,26 @@ def _guarded_send(
             transactional=transactional,
             now=now,
         )
+        message_id = svc.mailer.send(outgoing)
     except Exception:
         if claim:
-            svc.store.release_send(*claim)  # let the retry send it
+            svc.store.release_send(*claim)  # nothing went out: let the retry send it
         raise
+    # SES has the email now: a failure from here on must not release the claim, or the
+    # retry would send it a second time.
     if claim:
         svc.store.complete_send(*claim, message_id)
+    ttl = int(now.timestamp()) + settings.data_ttl_days * 86400 if settings.data_ttl_days else None
+    svc.store.record_send(
+        email,
+        SendRecord(sequence_id, template, outgoing.subject, message_id, iso(now), step_id),
+        ttl,
+    )
+    svc.store.add_counts(sequence_id, step_id, {"sent": 1}, iso(now))
+    _publish(svc, "email.sent", {
+        "email": email, "sequence_id": sequence_id, "step_id": step_id,
+        "template": template, "message_id": message_id,
+    })  # fmt: skip
     result: dict[str, Any] = {"status": "sent", "message_id": message_id, "template": template}
     if variant:
         result["variant"] = variant
@@ -218,8 +234,9 @@ def unsubscribe_link(base_url: str, token: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(query), ""))
 
 
-def _deliver(
+def _compose(
     svc: Services,
+    settings: RuntimeSettings,
     *,
     subscriber: Subscriber,
     profile: Profile | None,
@@ -230,8 +247,7 @@ def _deliver(
     step_id: str,
     transactional: bool,
     now: datetime,
-) -> str:
-    settings = svc.settings()
+) -> OutgoingEmail:
     email = subscriber.email
     if not settings.unsubscribe_url:
         raise ConfigurationError("unsubscribe_url is not configured")
@@ -255,34 +271,20 @@ def _deliver(
             ("List-Unsubscribe", f"<{unsubscribe_url}>"),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
         ]
-    message_id = svc.mailer.send(
-        OutgoingEmail(
-            to=email,
-            from_header=sender.from_header,
-            reply_to=sender.reply_to,
-            subject=rendered.subject,
-            html=rendered.html,
-            text=rendered.text,
-            headers=tuple(headers),
-            tags={
-                TAG_SEQUENCE: tag_value(sequence_id),
-                TAG_TEMPLATE: tag_value(template),
-                TAG_STEP: tag_value(step_id),
-            },
-        )
+    return OutgoingEmail(
+        to=email,
+        from_header=sender.from_header,
+        reply_to=sender.reply_to,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        headers=tuple(headers),
+        tags={
+            TAG_SEQUENCE: tag_value(sequence_id),
+            TAG_TEMPLATE: tag_value(template),
+            TAG_STEP: tag_value(step_id),
+        },
     )
-    ttl = int(now.timestamp()) + settings.data_ttl_days * 86400 if settings.data_ttl_days else None
-    svc.store.record_send(
-        email,
-        SendRecord(sequence_id, template, rendered.subject, message_id, iso(now), step_id),
-        ttl,
-    )
-    svc.store.add_counts(sequence_id, step_id, {"sent": 1}, iso(now))
-    _publish(svc, "email.sent", {
-        "email": email, "sequence_id": sequence_id, "step_id": step_id,
-        "template": template, "message_id": message_id,
-    })  # fmt: skip
-    return message_id
 
 
 # --------------------------------------------------------------------------- complete / cleanup
