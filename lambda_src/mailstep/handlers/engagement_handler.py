@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mailstep.adapters import config
@@ -29,6 +30,9 @@ def _handle(event: SesEvent) -> dict[str, Any]:
         ttl_days=config.events_ttl_days(environment()),
     )
     logger.info("recorded", extra={"kind": event.kind, **result})
+    metrics.add_metric(
+        name=f"{event.kind}_recorded", unit=MetricUnit.Count, value=result.get("recorded", 0)
+    )
     return result
 
 

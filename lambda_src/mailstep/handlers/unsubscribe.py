@@ -70,6 +70,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             now = int(svc.now().timestamp())
             claims = verify_token(svc.settings().secret, token, now)  # reads only
             action = event.get("rawPath") or "/"
+            metrics.add_metric(name="unsubscribe_page_viewed", unit=MetricUnit.Count, value=1)
             return _response(200, pages.confirm_page(action, token or "", claims.email))
         if method == "POST":
             token = _form(event).get("token") or query.get("token")
