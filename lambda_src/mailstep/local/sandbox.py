@@ -61,12 +61,13 @@ class LocalAws:
         port: int = 0,
         http_port: int = 0,
         scale: float = clock_mod.ONE_DAY_PER_SECOND,
+        outbox_dir: Path | None = None,
     ) -> None:
         self.state_dir = state_dir
         self.port = port
         self.http_port = http_port
         self.scale = scale
-        self.outbox = shims.Outbox(state_dir / "outbox")
+        self.outbox = shims.Outbox(outbox_dir or state_dir / "outbox")
         self.deliveries = shims.Deliveries()
         self.clock = clock_mod.SimClock(scale=scale)
         self._moto: server.Sandbox | None = None
@@ -249,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     args.state.mkdir(parents=True, exist_ok=True)
-    sandbox = LocalAws(args.state, args.port, args.http_port, args.scale)
+    sandbox = LocalAws(args.state, args.port, args.http_port, args.scale, args.outbox)
     endpoints = sandbox.start()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

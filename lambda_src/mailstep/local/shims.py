@@ -261,8 +261,10 @@ class Outbox:
         self.messages: list[OutboxMessage] = []
         self.directory = directory
         self._lock = threading.Lock()
-        if directory:
+        if directory:  # a new sandbox starts with an empty outbox
             directory.mkdir(parents=True, exist_ok=True)
+            for old in [*directory.glob("*.json"), *directory.glob("*.html")]:
+                old.unlink()
 
     def add(self, message: OutboxMessage) -> None:
         with self._lock:
