@@ -376,6 +376,30 @@ def test_complete_deletes_both_execution_rows(templates: Aws, context: LambdaCon
     assert item(templates, PK, "PROFILE") is not None
 
 
+def test_exit_stops_the_active_run_and_deletes_its_rows(aws: Aws, context: LambdaContext) -> None:
+    arn = aws.start_execution()
+    invoke(register_payload(arn), context)
+
+    result = invoke({"action": "exit", "sequence_id": SEQUENCE,
+                     "subscriber": {"email": "JANE@example.com"}}, context)  # fmt: skip
+
+    assert result == {"status": "exited"}
+    assert aws.stopped == [arn]
+    assert aws.execution_status(arn) == "ABORTED"
+    assert exec_rows(aws) == []
+    assert item(aws, f"STATS#{SEQUENCE}", "COUNTERS")["exited"] == 1  # type: ignore[index]
+    assert published(aws, "sequence.exited") == [{"email": EMAIL, "sequence_id": SEQUENCE}]
+
+
+def test_exit_without_an_active_run_is_skipped(aws: Aws, context: LambdaContext) -> None:
+    result = invoke({"action": "exit", "sequence_id": SEQUENCE,
+                     "subscriber": {"email": EMAIL}}, context)  # fmt: skip
+
+    assert result == {"status": "skipped", "reason": "not_active"}
+    assert aws.stopped == []
+    assert aws.all_items() == []
+
+
 def test_status_change_cleanup_removes_both_rows_of_that_run(
     aws: Aws, context: LambdaContext
 ) -> None:
@@ -444,6 +468,10 @@ def test_status_change_without_input_still_cleans_up(aws: Aws, context: LambdaCo
                      id="complete-invalid-email"),
         pytest.param({**complete_payload("arn:x"), "subscriber": "jane"}, InvalidInput,
                      id="complete-subscriber-not-an-object"),
+        pytest.param({"action": "exit", "sequence_id": SEQUENCE, "subscriber": {"email": "x"}},
+                     InvalidEmail, id="exit-invalid-email"),
+        pytest.param({"action": "exit", "subscriber": {"email": EMAIL}}, InvalidInput,
+                     id="exit-no-sequence"),
         pytest.param({"detail-type": "Step Functions Execution Status Change"}, InvalidInput,
                      id="status-change-without-detail"),
     ],
