@@ -26,6 +26,9 @@ from mailstep.domain.models import (
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 PROFILE = "PROFILE"
+# "#attrs.#a99 = :a99, " is 20 characters: 100 of them stay far below DynamoDB's 4 KB
+# limit on an expression string.
+ATTRIBUTES_PER_UPDATE = 100
 SUPPRESSION = "SUPPRESSION"
 
 
@@ -147,22 +150,26 @@ class DynamoSubscriberStore:
         if subscriber.tags is not None:
             sets.append("tags = :tags")
             values[":tags"] = list(subscriber.tags)
-        attribute_sets = []
-        for index, (name, value) in enumerate(sorted(subscriber.attributes.items())):
-            names[f"#a{index}"] = name
-            values[f":a{index}"] = value
-            attribute_sets.append(f"#attrs.#a{index} = :a{index}")
+        merges = sorted(subscriber.attributes.items())
         try:
-            # Common case: the profile (and its attribute map) exists; merge key by key.
-            item = self._update(
-                email, sets + attribute_sets, names, values, condition="attribute_exists(#attrs)"
-            )
+            # Common case: the profile (and its attribute map) exists; merge key by key, a
+            # slice at a time, since one UpdateExpression may not exceed 4 KB.
+            for start in range(0, max(len(merges), 1), ATTRIBUTES_PER_UPDATE):
+                part = merges[start : start + ATTRIBUTES_PER_UPDATE]
+                part_names, part_values, part_sets = dict(names), dict(values), []
+                for index, (name, value) in enumerate(part):
+                    part_names[f"#a{index}"] = name
+                    part_values[f":a{index}"] = value
+                    part_sets.append(f"#attrs.#a{index} = :a{index}")
+                item = self._update(
+                    email, sets + part_sets, part_names, part_values,
+                    condition="attribute_exists(#attrs)",
+                )  # fmt: skip
         except ClientError as error:
             if not _condition_failed(error):
                 raise
             # New profile (or one without a map yet): create the map in one go.
-            values = {k: v for k, v in values.items() if not k.startswith(":a")}
-            values[":attrs"] = dict(subscriber.attributes)
+            values = {**values, ":attrs": dict(subscriber.attributes)}
             item = self._update(
                 email,
                 [*sets, "#attrs = if_not_exists(#attrs, :attrs)"],
