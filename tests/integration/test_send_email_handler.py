@@ -160,6 +160,29 @@ def test_odd_attribute_names_are_stored_and_merged(aws: Aws, context: LambdaCont
     assert profile["first_name"] == "Jane"  # an upsert without a name keeps it
 
 
+def test_a_profile_with_hundreds_of_attributes_can_be_updated(
+    aws: Aws, context: LambdaContext
+) -> None:
+    # DynamoDB refuses an expression string over 4 KB; moto does not check, so measure.
+    expressions: list[str] = []
+    aws.client("dynamodb").meta.events.register(
+        "provide-client-params.dynamodb.UpdateItem",
+        lambda params, **_: expressions.append(params["UpdateExpression"]),
+    )
+    first = {f"attribute_{i:03d}": i for i in range(300)}
+    invoke(register_payload(aws.start_execution("first"),
+                            subscriber=subscriber(attributes=first)), context)  # fmt: skip
+
+    second = {f"attribute_{i:03d}": -i for i in range(150, 450)}
+    invoke(register_payload(aws.start_execution("second"), sequence_id="billing",
+                            subscriber=subscriber(attributes=second)), context)  # fmt: skip
+
+    profile = item(aws, PK, "PROFILE")
+    assert profile is not None
+    assert profile["attributes"] == {**first, **second}
+    assert max(len(e.encode()) for e in expressions) <= 4096
+
+
 # --------------------------------------------------------------------------- send
 
 
