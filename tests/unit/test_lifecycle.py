@@ -513,6 +513,32 @@ def test_complete_of_an_old_run_leaves_the_new_one(world: World) -> None:
     assert world.store.executions[(EMAIL, "onboarding")].execution_arn == ARN_2
 
 
+def test_exit_stops_the_active_run_of_that_sequence_only(world: World) -> None:
+    register(world)
+    register(world, sequence_id="billing", execution_arn=ARN_2)
+
+    result = lifecycle.exit_sequence(
+        world.services, {"sequence_id": "onboarding", "subscriber": {"email": "JANE@example.com"}}
+    )
+
+    assert result == {"status": "exited"}
+    assert world.stopper.arns == [ARN]
+    assert list(world.store.executions) == [(EMAIL, "billing")]
+    assert world.store.counts[("onboarding", "COUNTERS")]["exited"] == 1
+    assert world.publisher.of_type("sequence.exited") == [
+        {"email": EMAIL, "sequence_id": "onboarding"}
+    ]
+
+
+def test_exit_without_an_active_run_is_skipped(world: World) -> None:
+    result = lifecycle.exit_sequence(
+        world.services, {"sequence_id": "onboarding", "subscriber": {"email": EMAIL}}
+    )
+
+    assert result == {"status": "skipped", "reason": "not_active"}
+    assert world.stopper.stopped == []
+
+
 def status_change(arn: str, status: str = "TIMED_OUT", run_input: Any = None) -> dict[str, Any]:
     if run_input is None:
         run_input = '{"subscriber": {"email": "JANE@example.com"}}'
