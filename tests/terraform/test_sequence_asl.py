@@ -61,12 +61,19 @@ class Harness:
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
         }
-        # scripts/tf.sh points init at the local provider mirror when there is one
-        # (the harness needs no provider, but init goes the project's way).
-        self._run([str(TF_WRAPPER), f"-chdir={HARNESS}", "init", "-no-color"])
-        cli_config = ROOT / "build" / "terraformrc"
-        if cli_config.is_file():
+        if TF_WRAPPER.is_file():
+            # scripts/tf.sh points init at the local provider mirror when there is one
+            # (the harness needs no provider, but init goes the project's way) and
+            # leaves its CLI config in build/terraformrc.
+            self._run([str(TF_WRAPPER), f"-chdir={HARNESS}", "init", "-no-color"])
+            cli_config = ROOT / "build" / "terraformrc"
+        else:  # a checkout without the wrapper: the harness has no provider to install
+            cli_config = work / "terraformrc"
+            cli_config.write_text("")
+        if cli_config.is_file():  # a preset TF_CLI_CONFIG_FILE that does not exist warns
             self.env["TF_CLI_CONFIG_FILE"] = str(cli_config)
+        if not TF_WRAPPER.is_file():
+            self._run(["terraform", f"-chdir={HARNESS}", "init", "-no-color"])
 
     def _run(self, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
