@@ -29,6 +29,18 @@ locals {
     { "role/state-machine" = "${local.name}-sfn", "role/events" = "${local.name}-events" },
   )
   names = { for k, n in local.long_names : k => length(n) <= 64 ? n : "${substr(n, 0, 55)}-${substr(sha256(n), 0, 8)}" }
+
+  # Templates the sequence names that the core did not upload (send would fail
+  # at run time with "template not found"; say so at plan time instead).
+  referenced_templates = distinct(concat(
+    [for s in local.d.steps : s.template if s.template != null],
+    flatten([for s in local.d.steps : [for v in coalesce(s.variants, []) : v.template]]),
+    [for e in local.d.events : e.template],
+  ))
+  missing_templates = var.core.template_keys == null ? [] : [
+    for t in local.referenced_templates : t
+    if !contains(var.core.template_keys, "${t}.html") && !contains(var.core.template_keys, t)
+  ]
 }
 
 resource "aws_sfn_state_machine" "this" {
@@ -47,4 +59,11 @@ resource "aws_sfn_state_machine" "this" {
 
   # Step Functions checks at creation that the role may deliver logs.
   depends_on = [aws_iam_role_policy.state_machine]
+
+  lifecycle {
+    precondition {
+      condition     = length(local.missing_templates) == 0
+      error_message = "Sequence ${local.d.id} names templates that are not under templates/: ${join(", ", [for t in local.missing_templates : "${t} (expected templates/${t}.html)"])}."
+    }
+  }
 }

@@ -82,5 +82,8 @@ variable "core" {
     dlq_arn                      = string
     log_retention_days           = optional(number, 30)
     tags                         = optional(map(string), {})
+    # Files under templates/ (e.g. onboarding/welcome.html); when given, every
+    # template the sequence names must be there. null skips the check.
+    template_keys = optional(list(string))
   })
 }

@@ -38,7 +38,7 @@ variables {
     dlq_url                       = "https://sqs.us-east-1.amazonaws.com/123456789012/mailstep-events-dlq"
     main_table_name               = "mailstep-main"
     templates_bucket_name         = "mailstep-templates"
-    template_keys                 = ["onboarding/welcome"]
+    template_keys                 = sort(fileset("../../templates", "**"))
     log_retention_days            = 14
     alarm_topic_arn               = null
     kms_key_arn                   = null
@@ -244,7 +244,7 @@ run "trial_expiring" {
 
 run "long_names" {
   variables {
-    core = merge(var.core, { name_prefix = "a-rather-long-prefix-of-32-chars" })
+    core = merge(var.core, { name_prefix = "a-rather-long-prefix-of-32-chars", template_keys = null })
     definition = merge(yamldecode(file("tests/fixtures/minimal.yaml")), {
       id      = "an-id-that-is-exactly-forty-chars-long-x"
       trigger = { detail_type = "user.signed_up", source = ["acme.app", "acme.web"] }
@@ -294,5 +294,30 @@ run "long_names" {
   assert {
     condition     = jsondecode(replace(aws_cloudwatch_event_target.this["exit-1"].input_transformer[0].input_template, "<email>", "\"a@b.c\"")).sequence_id == "an-id-that-is-exactly-forty-chars-long-x"
     error_message = "Exit payloads name the sequence."
+  }
+}
+
+run "missing_template" {
+  command = plan
+
+  variables {
+    definition = merge(yamldecode(file("../../sequences/onboarding.yaml")), {
+      events = [{ id = "gift", detail_type = "gift.sent", template = "onboarding/gift", subject = "A gift" }]
+    })
+  }
+
+  # onboarding/gift.html does not exist under templates/.
+  expect_failures = [aws_sfn_state_machine.this]
+}
+
+run "template_check_skipped_without_template_keys" {
+  variables {
+    core       = merge(var.core, { template_keys = null })
+    definition = yamldecode(file("tests/fixtures/minimal.yaml")) # minimal/* templates do not exist
+  }
+
+  assert {
+    condition     = aws_sfn_state_machine.this.name == "mailstep-minimal"
+    error_message = "Without template_keys the template check is skipped."
   }
 }
