@@ -91,7 +91,7 @@ class Aws:
     stopped: list[str] = field(default_factory=list)
 
     def client(self, name: str) -> Any:
-        from mailstep.adapters import clients
+        from mailstep.adapters import clients  # noqa: PLC0415 - lazy: unit runs skip it
 
         return clients.client(name)
 
@@ -101,7 +101,7 @@ class Aws:
         )
 
     def items(self, pk: str, table: str = ENV["MAILSTEP_TABLE"]) -> list[dict[str, Any]]:
-        from mailstep.adapters.dynamo import deserialize
+        from mailstep.adapters.dynamo import deserialize  # noqa: PLC0415 - lazy: unit runs skip it
 
         response = self.client("dynamodb").query(
             TableName=table,
@@ -111,18 +111,23 @@ class Aws:
         return [deserialize(i) for i in response["Items"]]
 
     def all_items(self, table: str = ENV["MAILSTEP_TABLE"]) -> list[dict[str, Any]]:
-        from mailstep.adapters.dynamo import deserialize
+        from mailstep.adapters.dynamo import deserialize  # noqa: PLC0415 - lazy: unit runs skip it
 
         return [deserialize(i) for i in self.client("dynamodb").scan(TableName=table)["Items"]]
 
     def start_execution(self, name: str = "run-1") -> str:
         sfn = self.client("stepfunctions")
         arns = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
-        arn = arns[0] if arns else sfn.create_state_machine(
-            name="mailstep-onboarding",
-            definition=json.dumps({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}}),
-            roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
-        )["stateMachineArn"]
+        wait = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+        arn = (
+            arns[0]
+            if arns
+            else sfn.create_state_machine(
+                name="mailstep-onboarding",
+                definition=json.dumps(wait),
+                roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
+            )["stateMachineArn"]
+        )
         return str(sfn.start_execution(stateMachineArn=arn, name=name, input="{}")["executionArn"])
 
     def execution_status(self, arn: str) -> str:
@@ -133,9 +138,8 @@ class Aws:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """A fresh mocked AWS account with mailstep's tables, bucket, SES identity, SSM
     parameters and bus; captures what is sent to SES and published to EventBridge."""
-    from moto import mock_aws
-
-    from mailstep.adapters import schema, wiring
+    from mailstep.adapters import schema, wiring  # noqa: PLC0415 - lazy: unit runs skip it
+    from moto import mock_aws  # noqa: PLC0415 - lazy: moto is slow to import
 
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
@@ -168,8 +172,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         def capture_stop(params: dict[str, Any], **_: Any) -> None:
             state.stopped.append(params["executionArn"])
 
-        state.client("sesv2").meta.events.register("provide-client-params.sesv2.SendEmail", capture_send)
-        state.client("events").meta.events.register("provide-client-params.events.PutEvents", capture_put)
+        state.client("sesv2").meta.events.register(
+            "provide-client-params.sesv2.SendEmail", capture_send
+        )
+        state.client("events").meta.events.register(
+            "provide-client-params.events.PutEvents", capture_put
+        )
         state.client("stepfunctions").meta.events.register(
             "provide-client-params.sfn.StopExecution", capture_stop
         )
