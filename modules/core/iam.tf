@@ -1,0 +1,191 @@
+# One role per function. `local.grants` says what each function does; the policy
+# documents below turn that into statements scoped to this module's ARNs.
+
+locals {
+  table_read_write = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem", # TransactWriteItems checks these per item
+  ]
+
+  grants = {
+    send-email = {
+      main_table      = local.table_read_write
+      events_table    = []
+      read_templates  = true
+      send_email      = true
+      stop_executions = true
+      parameters      = ["config", "unsubscribe_secret"]
+      put_events      = true
+    }
+    check-condition = {
+      main_table      = ["dynamodb:GetItem"]
+      events_table    = []
+      read_templates  = false
+      send_email      = false
+      stop_executions = false
+      parameters      = []
+      put_events      = false
+    }
+    unsubscribe = {
+      main_table      = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"]
+      events_table    = []
+      read_templates  = false
+      send_email      = false
+      stop_executions = true
+      parameters      = ["config", "unsubscribe_secret"]
+      put_events      = true
+    }
+    bounce-handler = {
+      main_table      = local.table_read_write
+      events_table    = []
+      read_templates  = false
+      send_email      = false
+      stop_executions = true
+      parameters      = ["config"]
+      put_events      = true
+    }
+    engagement-handler = {
+      main_table      = ["dynamodb:UpdateItem"] # counters
+      events_table    = ["dynamodb:PutItem"]
+      read_templates  = false
+      send_email      = false
+      stop_executions = false
+      parameters      = ["config"]
+      put_events      = true
+    }
+  }
+}
+
+data "aws_iam_policy_document" "lambda_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each = local.functions
+
+  name               = "${var.name_prefix}-${each.key}"
+  description        = "mailstep ${each.key} function"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+
+  tags = local.tags
+}
+
+data "aws_iam_policy_document" "function" {
+  for_each = local.grants
+
+  statement {
+    sid       = "WriteOwnLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.main_table) > 0 ? [each.value.main_table] : []
+    content {
+      sid       = "MainTable"
+      actions   = statement.value
+      resources = [aws_dynamodb_table.main.arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.events_table) > 0 ? [each.value.events_table] : []
+    content {
+      sid       = "EventsTable"
+      actions   = statement.value
+      resources = [aws_dynamodb_table.events.arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.value.read_templates ? [1] : []
+    content {
+      sid       = "ReadTemplates"
+      actions   = ["s3:GetObject"]
+      resources = ["${aws_s3_bucket.templates.arn}/*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.value.send_email ? [1] : []
+    content {
+      sid     = "SendEmail"
+      actions = ["ses:SendEmail"]
+      resources = [
+        "arn:${local.partition}:ses:${local.region}:${local.account_id}:identity/*",
+        aws_ses_configuration_set.this.arn,
+      ]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.value.stop_executions ? [1] : []
+    content {
+      sid       = "StopOwnExecutions"
+      actions   = ["states:StopExecution"]
+      resources = [local.execution_arn_pattern]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.parameters) > 0 ? [each.value.parameters] : []
+    content {
+      sid       = "ReadParameters"
+      actions   = ["ssm:GetParameter"]
+      resources = [for p in statement.value : local.parameter_arns[p]]
+    }
+  }
+
+  # Customer managed key: decrypt the secret parameter and SSE-KMS templates.
+  dynamic "statement" {
+    for_each = var.kms_key_arn != null && (each.value.read_templates || contains(each.value.parameters, "unsubscribe_secret")) ? [var.kms_key_arn] : []
+    content {
+      sid       = "DecryptWithCustomerKey"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.value.put_events ? [1] : []
+    content {
+      sid       = "PublishLifecycleEvents"
+      actions   = ["events:PutEvents"]
+      resources = [aws_cloudwatch_event_bus.this.arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = local.functions[each.key].async ? [1] : []
+    content {
+      sid       = "OnFailureDestination"
+      actions   = ["sqs:SendMessage"]
+      resources = [local.lambda_dlq_arn]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.grants
+
+  name   = "${var.name_prefix}-${each.key}"
+  role   = aws_iam_role.function[each.key].id
+  policy = data.aws_iam_policy_document.function[each.key].json
+}
