@@ -1,0 +1,42 @@
+# mailstep root stack: the shared core plus one sequence module per file in
+# sequences/. Deploy with `make package && scripts/tf.sh apply` (see README).
+
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = merge(var.tags, { application = "mailstep" })
+  }
+}
+
+module "core" {
+  source = "./modules/core"
+
+  name_prefix                = var.name_prefix
+  lambda_zip_path            = var.lambda_zip_path
+  templates_dir              = "${path.root}/templates"
+  tags                       = var.tags
+  kms_key_arn                = var.kms_key_arn
+  log_retention_days         = var.log_retention_days
+  data_ttl_days              = var.data_ttl_days
+  lambda_runtime             = var.lambda_runtime
+  lambda_architecture        = var.lambda_architecture
+  unsubscribe_secret         = var.unsubscribe_secret
+  unsubscribe_secret_version = var.unsubscribe_secret_version
+  ses_identity               = var.ses_identity
+  tracking_redirect_domain   = var.tracking_redirect_domain
+  alarm_topic_arn            = var.alarm_topic_arn
+  deletion_protection        = var.deletion_protection
+}
+
+# --- sequences ---------------------------------------------------------------
+# Reserved for the sequence module (another issue): one instance per
+# sequences/*.yaml, each taking the core output whole, e.g.
+#
+# module "sequence" {
+#   source   = "./modules/sequence"
+#   for_each = { for f in fileset("${path.root}/sequences", "*.yaml") : trimsuffix(f, ".yaml") => yamldecode(file("${path.root}/sequences/${f}")) }
+#
+#   core       = module.core.core
+#   definition = each.value
+# }

@@ -1,0 +1,59 @@
+output "event_bus_name" {
+  description = "Event bus your app publishes to (PutEvents)."
+  value       = module.core.event_bus_name
+}
+
+output "unsubscribe_url" {
+  description = "Public unsubscribe endpoint."
+  value       = module.core.unsubscribe_url
+}
+
+output "main_table_name" {
+  description = "Main DynamoDB table."
+  value       = module.core.main_table_name
+}
+
+output "events_table_name" {
+  description = "Engagement events DynamoDB table."
+  value       = module.core.events_table_name
+}
+
+output "templates_bucket_name" {
+  description = "Templates bucket (uploaded from templates/)."
+  value       = module.core.templates_bucket_name
+}
+
+output "function_names" {
+  description = "Lambda function names keyed by contract name."
+  value       = module.core.function_names
+}
+
+output "configuration_set_name" {
+  description = "SES configuration set."
+  value       = module.core.configuration_set_name
+}
+
+output "config_parameter_name" {
+  description = "SSM parameter with the runtime config."
+  value       = module.core.config_parameter_name
+}
+
+output "secret_parameter_name" {
+  description = "SSM SecureString with the unsubscribe secret (name only)."
+  value       = module.core.secret_parameter_name
+}
+
+output "dlq_url" {
+  description = "Dead-letter queue of EventBridge targets."
+  value       = module.core.dlq_url
+}
+
+output "lambda_dlq_url" {
+  description = "Dead-letter queue of failed asynchronous invocations."
+  value       = module.core.lambda_dlq_url
+}
+
+output "ses_dns_records" {
+  description = "DNS records to publish when ses_identity is a domain."
+  value       = module.core.ses_dns_records
+}
