@@ -1,13 +1,28 @@
-"""Start moto's server on 127.0.0.1 with the Step Functions calls Terraform needs.
+"""Start moto's server on 127.0.0.1 with the operations Terraform needs filled in.
 
-moto 5.2 lacks two Step Functions operations that terraform-provider-aws calls:
+Gaps of moto 5.2.5 (pinned in requirements/dev.in) that ``terraform apply`` of the
+root module hits, and what the stubs here do instead:
 
-* ``ValidateStateMachineDefinition`` - at plan time, whenever a state machine
-  definition is fully known. The stub checks the definition is a JSON object with
-  ``StartAt`` and ``States`` and otherwise reports ``FAIL`` with a diagnostic, so
-  a broken definition still fails the plan as it would on AWS.
-* ``ListStateMachineVersions`` - when reading a state machine. The stub lists the
-  versions moto's backend has recorded (``publish = true``), newest first.
+Step Functions (needed once state machines exist)
+* ``ValidateStateMachineDefinition`` is missing; the provider calls it at plan
+  time for every fully known definition. The stub reports ``OK`` for a JSON object
+  with ``StartAt`` and ``States`` and ``FAIL`` with a diagnostic otherwise, so a
+  broken definition still fails the plan as it would on AWS.
+* ``ListStateMachineVersions`` is missing; the provider calls it when reading a
+  state machine. The stub lists the versions moto recorded, newest first.
+
+IAM policy conditions (S3 bucket policies)
+* moto ignores condition operators it does not implement (``Bool``, ``ArnLike``...),
+  which turns a condition-guarded Deny into an unconditional one: the templates
+  bucket's "deny unless TLS" statement denies every request. The stub skips Deny
+  statements that carry a Condition: requests to the sandbox are taken to meet
+  such guards (loopback HTTP stands in for TLS). Allow statements are unchanged.
+
+SES v1 configuration-set event destinations
+* moto keeps ONE destination per configuration set (a second one replaces the
+  first) and has no ``DeleteConfigurationSetEventDestination``. The stubs keep
+  every destination by name per configuration set, describe them all, update and
+  delete them, and drop them with their configuration set.
 
 Python API::
 
@@ -15,11 +30,11 @@ Python API::
     sandbox.endpoint_url             # "http://127.0.0.1:<port>"
     sandbox.stop()
 
-Command line (runs until interrupted)::
+Command line (runs until SIGINT/SIGTERM)::
 
     python -m mailstep.local.server --port 5000 [--ready-file PATH]
 
-The server always binds 127.0.0.1, never 0.0.0.0 (moto's default).
+The server always binds 127.0.0.1, never moto's default 0.0.0.0.
 """
 
 from __future__ import annotations
@@ -30,20 +45,30 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, EmptyResult
+from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.server import ThreadedMotoServer
+from moto.ses.exceptions import (
+    ConfigurationSetDoesNotExist,
+    EventDestinationAlreadyExists,
+    SesError,
+)
+from moto.ses.responses import EmailResponse
 from moto.stepfunctions.responses import StepFunctionResponse
 
 LOOPBACK = "127.0.0.1"
-# Pinned in requirements/dev.in; the stubs below are written against it.
-MOTO_VERSION = "5.2.5"
+MOTO_VERSION = "5.2.5"  # the version these stubs were written and tested against
 
 
-def _validate_state_machine_definition(self: Any) -> Any:
+# --- Step Functions ----------------------------------------------------------------
+
+
+def _validate_state_machine_definition(self: Any) -> ActionResult:
     definition = self._get_param("definition")
     diagnostics: list[dict[str, str]] = []
     try:
@@ -68,9 +93,8 @@ def _validate_state_machine_definition(self: Any) -> Any:
     )
 
 
-def _list_state_machine_versions(self: Any) -> Any:
-    arn = self._get_param("stateMachineArn")
-    machine = self.stepfunction_backend.describe_state_machine(arn)
+def _list_state_machine_versions(self: Any) -> ActionResult:
+    machine = self.stepfunction_backend.describe_state_machine(self._get_param("stateMachineArn"))
     versions = [
         {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date}
         for _, v in sorted(machine.versions.items(), reverse=True)
@@ -78,19 +102,114 @@ def _list_state_machine_versions(self: Any) -> Any:
     return ActionResult({"stateMachineVersions": versions})
 
 
-def install_stubs() -> None:
-    """Add the missing Step Functions operations to moto's response class (idempotent).
+# --- IAM policy conditions -------------------------------------------------------
 
-    moto dispatches an operation to the method named after it in snake_case, so a
-    method on the class is all an operation needs.
-    """
-    stubs = {
+_original_statement_is_action_permitted = IAMPolicyStatement.is_action_permitted
+
+
+def _statement_is_action_permitted(self: Any, *args: Any, **kwargs: Any) -> Any:
+    if self._statement.get("Effect") == "Deny" and self._statement.get("Condition"):
+        return PermissionResult.NEUTRAL
+    return _original_statement_is_action_permitted(self, *args, **kwargs)
+
+
+# --- SES v1 event destinations -----------------------------------------------------
+
+
+class EventDestinationDoesNotExist(SesError):
+    code = "EventDestinationDoesNotExist"
+
+
+def _destinations(self: Any, configuration_set_name: str) -> dict[str, dict[str, Any]]:
+    """The named destinations of one configuration set (raises if the set is unknown)."""
+    backend = self.backend
+    if configuration_set_name not in backend.config_sets:
+        raise ConfigurationSetDoesNotExist(
+            f"Configuration set <{configuration_set_name}> does not exist."
+        )
+    by_set: dict[str, dict[str, dict[str, Any]]] = backend.__dict__.setdefault(
+        "mailstep_event_destinations", {}
+    )
+    return by_set.setdefault(configuration_set_name, {})
+
+
+def _create_configuration_set_event_destination(self: Any) -> ActionResult:
+    destination = self._get_param("EventDestination", {})
+    destinations = _destinations(self, self._get_param("ConfigurationSetName"))
+    if destination["Name"] in destinations:
+        raise EventDestinationAlreadyExists(
+            f"Event destination {destination['Name']} already exists."
+        )
+    destinations[destination["Name"]] = destination
+    return EmptyResult()
+
+
+def _update_configuration_set_event_destination(self: Any) -> ActionResult:
+    destination = self._get_param("EventDestination", {})
+    destinations = _destinations(self, self._get_param("ConfigurationSetName"))
+    if destination["Name"] not in destinations:
+        raise EventDestinationDoesNotExist(
+            f"Event destination {destination['Name']} does not exist."
+        )
+    destinations[destination["Name"]] = destination
+    return EmptyResult()
+
+
+def _delete_configuration_set_event_destination(self: Any) -> ActionResult:
+    name = self._get_param("EventDestinationName")
+    destinations = _destinations(self, self._get_param("ConfigurationSetName"))
+    if destinations.pop(name, None) is None:
+        raise EventDestinationDoesNotExist(f"Event destination {name} does not exist.")
+    return EmptyResult()
+
+
+def _describe_configuration_set(self: Any) -> ActionResult:
+    name = self._get_param("ConfigurationSetName")
+    destinations = _destinations(self, name)
+    result: dict[str, Any] = {"ConfigurationSet": {"Name": name}}
+    if "eventDestinations" in self._get_param("ConfigurationSetAttributeNames", []):
+        result["EventDestinations"] = list(destinations.values())
+    return ActionResult(result)
+
+
+_original_delete_configuration_set = EmailResponse.delete_configuration_set
+
+
+def _delete_configuration_set(self: Any) -> Any:
+    response = _original_delete_configuration_set(self)
+    self.backend.__dict__.get("mailstep_event_destinations", {}).pop(
+        self._get_param("ConfigurationSetName"), None
+    )
+    return response
+
+
+# --- installation --------------------------------------------------------------
+
+STUBS: dict[type, dict[str, Callable[..., Any]]] = {
+    StepFunctionResponse: {
         "validate_state_machine_definition": _validate_state_machine_definition,
         "list_state_machine_versions": _list_state_machine_versions,
-    }
-    for name, function in stubs.items():
-        if not hasattr(StepFunctionResponse, name):
-            setattr(StepFunctionResponse, name, function)
+    },
+    IAMPolicyStatement: {"is_action_permitted": _statement_is_action_permitted},
+    EmailResponse: {
+        "create_configuration_set_event_destination": _create_configuration_set_event_destination,
+        "update_configuration_set_event_destination": _update_configuration_set_event_destination,
+        "delete_configuration_set_event_destination": _delete_configuration_set_event_destination,
+        "describe_configuration_set": _describe_configuration_set,
+        "delete_configuration_set": _delete_configuration_set,
+    },
+}
+
+
+def install_stubs() -> None:
+    """Install the stubs on moto's classes (idempotent).
+
+    moto dispatches an operation to the response-class method named after it in
+    snake_case, so setting the method is all an operation needs.
+    """
+    for cls, methods in STUBS.items():
+        for name, function in methods.items():
+            setattr(cls, name, function)
 
 
 @dataclass
@@ -127,7 +246,8 @@ def start(port: int = 0, *, log_requests: bool = False) -> Sandbox:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m mailstep.local.server", description=__doc__.split("\n\n")[0]
+        prog="python -m mailstep.local.server",
+        description="Run the mailstep local AWS sandbox (moto) on 127.0.0.1.",
     )
     parser.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (0: any free)")
     parser.add_argument("--log-requests", action="store_true", help="log every request line")
@@ -141,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     if args.ready_file is not None:
-        tmp = args.ready_file.with_suffix(".tmp")
+        tmp = args.ready_file.with_name(args.ready_file.name + ".tmp")
         tmp.write_text(sandbox.endpoint_url, encoding="utf-8")
         tmp.replace(args.ready_file)
     print(f"mailstep sandbox listening on {sandbox.endpoint_url}", flush=True)
