@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from conftest import SENDER, Aws, LambdaContext
-
 from mailstep.handlers import send_email
 
 
@@ -10,15 +9,26 @@ def test_register_then_send_delivers_one_email(aws: Aws, context: LambdaContext)
     arn = aws.start_execution()
     subscriber = {"email": "Jane@Example.com", "first_name": "Jane", "attributes": {"plan": "pro"}}
     reg = send_email.handler(
-        {"action": "register", "sequence_id": "onboarding", "execution_arn": arn,
-         "subscriber": subscriber},
+        {
+            "action": "register",
+            "sequence_id": "onboarding",
+            "execution_arn": arn,
+            "subscriber": subscriber,
+        },
         context,
     )
     assert reg == {"status": "registered"}
     result = send_email.handler(
-        {"action": "send", "sequence_id": "onboarding", "step_id": "welcome",
-         "execution_arn": arn, "template": "onboarding/welcome", "subject": "Hi {{ first_name }}",
-         "sender": {"from": SENDER}, "subscriber": subscriber},
+        {
+            "action": "send",
+            "sequence_id": "onboarding",
+            "step_id": "welcome",
+            "execution_arn": arn,
+            "template": "onboarding/welcome",
+            "subject": "Hi {{ first_name }}",
+            "sender": {"from": SENDER},
+            "subscriber": subscriber,
+        },
         context,
     )
     assert result["status"] == "sent"

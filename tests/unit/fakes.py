@@ -22,7 +22,7 @@ from mailstep.domain.models import (
     SubscriberStatus,
     Suppression,
 )
-from mailstep.domain.services import RuntimeSettings, Services
+from mailstep.domain.services import STALE_CLAIM_SECONDS, RuntimeSettings, Services
 
 SECRET = b"unit-test-secret-0123456789"
 UNSUBSCRIBE_URL = "https://unsub.example.test/"
@@ -143,11 +143,14 @@ class FakeStore:
         self._enter("claim_event")
         return self.event_claims.setdefault(event_key, owner) == owner
 
-    def claim_send(self, execution_arn: str, step_id: str, expires_at: int) -> bool:
+    def claim_send(self, execution_arn: str, step_id: str, now: int, expires_at: int) -> bool:
         self._enter("claim_send")
-        if (execution_arn, step_id) in self.send_claims:
+        claim = self.send_claims.get((execution_arn, step_id))
+        if claim and not (
+            claim["state"] == "pending" and claim["claimed_at"] < now - STALE_CLAIM_SECONDS
+        ):
             return False
-        self.send_claims[(execution_arn, step_id)] = {"state": "pending"}
+        self.send_claims[(execution_arn, step_id)] = {"state": "pending", "claimed_at": now}
         return True
 
     def complete_send(self, execution_arn: str, step_id: str, message_id: str) -> None:

@@ -22,6 +22,7 @@ from mailstep.domain.models import (
     SubscriberStatus,
     Suppression,
 )
+from mailstep.domain.services import STALE_CLAIM_SECONDS
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -393,7 +394,7 @@ class DynamoSubscriberStore:
             raise
         return True
 
-    def claim_send(self, execution_arn: str, step_id: str, expires_at: int) -> bool:
+    def claim_send(self, execution_arn: str, step_id: str, now: int, expires_at: int) -> bool:
         try:
             self._db.put_item(
                 TableName=self._table,
@@ -402,10 +403,17 @@ class DynamoSubscriberStore:
                         "PK": f"SEND#{execution_arn}#{step_id}",
                         "SK": "SEND",
                         "state": "pending",
+                        "claimed_at": now,
                         "ttl": expires_at,
                     }
                 ),
-                ConditionExpression="attribute_not_exists(PK)",
+                ConditionExpression=(
+                    "attribute_not_exists(PK) OR (#state = :pending AND claimed_at < :stale)"
+                ),
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=serialize(
+                    {":pending": "pending", ":stale": now - STALE_CLAIM_SECONDS}
+                ),
             )
         except ClientError as error:
             if _condition_failed(error):

@@ -46,4 +46,6 @@ def check_condition(store: SubscriberStore, payload: Mapping[str, Any]) -> bool:
     expected = payload["value"]
     if value is None:
         return False
+    if isinstance(value, bool) != isinstance(expected, bool):
+        return _as_text(value) == _as_text(expected)  # 1 is not true, "true" is
     return bool(value == expected or _as_text(value) == _as_text(expected))

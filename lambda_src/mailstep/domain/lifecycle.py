@@ -185,7 +185,8 @@ def _guarded_send(
     if status.unsubscribed and not transactional:
         return skipped("unsubscribed", template=template)
     now = svc.now()
-    if claim and not svc.store.claim_send(*claim, int(now.timestamp()) + DEDUPE_TTL_SECONDS):
+    epoch = int(now.timestamp())
+    if claim and not svc.store.claim_send(*claim, epoch, epoch + DEDUPE_TTL_SECONDS):
         return skipped("already_sent", template=template)
     try:
         settings = svc.settings()

@@ -17,6 +17,10 @@ from mailstep.domain.ports import (
     TemplateSource,
 )
 
+# A send claim still pending after this long belongs to a Lambda that died before SES
+# answered (send-email times out after 30 s): a retry may take it over.
+STALE_CLAIM_SECONDS = 300
+
 
 class ConfigurationError(MailstepError):
     """The deployment is missing a setting the operation needs."""
