@@ -30,13 +30,20 @@ module "core" {
 }
 
 # --- sequences ---------------------------------------------------------------
-# Reserved for the sequence module (another issue): one instance per
-# sequences/*.yaml, each taking the core output whole, e.g.
-#
-# module "sequence" {
-#   source   = "./modules/sequence"
-#   for_each = { for f in fileset("${path.root}/sequences", "*.yaml") : trimsuffix(f, ".yaml") => yamldecode(file("${path.root}/sequences/${f}")) }
-#
-#   core       = module.core.core
-#   definition = each.value
-# }
+# One state machine, its rules and roles per sequences/<id>.yaml. The file name
+# is the sequence id (checked by the state_machine_arns output).
+
+locals {
+  sequences = {
+    for f in fileset("${path.root}/sequences", "*.yaml") :
+    trimsuffix(f, ".yaml") => yamldecode(file("${path.root}/sequences/${f}"))
+  }
+}
+
+module "sequence" {
+  source   = "./modules/sequence"
+  for_each = local.sequences
+
+  definition = each.value
+  core       = module.core.core
+}

@@ -57,3 +57,19 @@ output "ses_dns_records" {
   description = "DNS records to publish when ses_identity is a domain."
   value       = module.core.ses_dns_records
 }
+
+output "state_machine_arns" {
+  description = "State machine ARNs keyed by sequence id (one per sequences/<id>.yaml)."
+  value       = { for id, m in module.sequence : id => m.state_machine_arn }
+
+  # Checks across the sequence files, which no single module instance can see.
+  precondition {
+    condition     = alltrue([for name, d in local.sequences : try(d.id, null) == name])
+    error_message = "A sequence file must be named after its id (sequences/<id>.yaml; the id also names its templates folder): ${join(", ", [for name, d in local.sequences : "sequences/${name}.yaml has id \"${try(d.id, "")}\"" if try(d.id, null) != name])}."
+  }
+
+  precondition {
+    condition     = length(flatten([for m in module.sequence : values(m.rule_names)])) == length(distinct(flatten([for m in module.sequence : values(m.rule_names)])))
+    error_message = "Two sequences produce the same EventBridge rule name (e.g. sequence a's event b-trigger and sequence a-event-b's trigger): rename an id."
+  }
+}
