@@ -449,11 +449,6 @@ def test_status_change_cleanup_keeps_the_rows_of_a_newer_run(
     assert [r["execution_arn"] for r in exec_rows(aws)] == [new, new]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gap: with inputDetails.included=false the event has no input, and cleanup "
-    "skips instead of falling back to the execution ARN (tests/events/README.md)",
-)
 def test_status_change_without_input_still_cleans_up(aws: Aws, context: LambdaContext) -> None:
     arn = aws.start_execution()
     invoke(register_payload(arn), context)

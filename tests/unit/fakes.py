@@ -112,6 +112,17 @@ class FakeStore:
         self._enter("list_executions")
         return [e for (owner, _), e in sorted(self.executions.items()) if owner == email]
 
+    def find_run(self, sequence_id: str, execution_arn: str) -> str | None:
+        self._enter("find_run")
+        return next(
+            (
+                owner
+                for (owner, seq), run in sorted(self.executions.items())
+                if seq == sequence_id and run.execution_arn == execution_arn
+            ),
+            None,
+        )
+
     def put_execution(self, email: str, execution: Execution, replaces: Execution | None) -> bool:
         self._enter("put_execution")
         current = self.executions.get((email, execution.sequence_id))

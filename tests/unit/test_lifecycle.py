@@ -578,14 +578,27 @@ def test_cleanup_ignores_successful_runs(world: World) -> None:
 
 
 @pytest.mark.parametrize("run_input", ["not json", "{}", '{"subscriber": {"email": "x"}}', 7])
-def test_cleanup_without_a_usable_subscriber_changes_nothing(world: World, run_input: Any) -> None:
+def test_cleanup_without_a_usable_subscriber_finds_the_run_by_its_arn(
+    world: World, run_input: Any
+) -> None:
     register(world)
 
     result = lifecycle.cleanup_after_status_change(
         world.services, status_change(ARN, run_input=run_input)
     )
 
-    assert result["reason"] == "no_subscriber_in_input"
+    assert result["removed"] == 1
+    assert (EMAIL, "onboarding") not in world.store.executions
+
+
+def test_cleanup_by_arn_leaves_other_runs_alone(world: World) -> None:
+    register(world)
+
+    result = lifecycle.cleanup_after_status_change(
+        world.services, status_change(ARN.replace("run-1", "other"), run_input="{}")
+    )
+
+    assert result["removed"] == 0
     assert (EMAIL, "onboarding") in world.store.executions
 
 

@@ -101,13 +101,18 @@ class DynamoSubscriberStore:
     # ------------------------------------------------------------------ queries
 
     def query(
-        self, pk: str, sk_prefix: str | None = None, **extra: Any
+        self,
+        pk: str,
+        sk_prefix: str | None = None,
+        values: dict[str, Any] | None = None,
+        **extra: Any,
     ) -> Iterator[dict[str, Any]]:
-        """Every item of a partition (optionally under an SK prefix), all pages."""
+        """Every item of a partition (optionally under an SK prefix), all pages.
+        ``values`` adds expression values (for a FilterExpression in ``extra``)."""
         params: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "PK = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": pk}},
+            "ExpressionAttributeValues": {":pk": {"S": pk}, **(values or {})},
             **extra,
         }
         if sk_prefix:
@@ -360,6 +365,16 @@ class DynamoSubscriberStore:
                 return False
             raise
         return True
+
+    def find_run(self, sequence_id: str, execution_arn: str) -> str | None:
+        for item in self.query(
+            f"SEQ#{sequence_id}",
+            values={":arn": {"S": execution_arn}},
+            FilterExpression="execution_arn = :arn",
+            ProjectionExpression="email",
+        ):
+            return str(item["email"])
+        return None
 
     def mark_enrolled(self, email: str, sequence_id: str, now: str) -> None:
         self._db.update_item(

@@ -336,20 +336,38 @@ def cleanup_after_status_change(svc: Services, event: Mapping[str, Any]) -> dict
     execution_arn = require_str(detail, "executionArn")
     if status not in ABNORMAL_ENDS:
         return skipped("not_an_abnormal_end", execution_status=status)
-    raw_input = detail.get("input")
+    removed = 0
+    for email, sequence_id in _runs_of(svc, execution_arn, detail.get("input")):
+        if svc.store.delete_execution(email, sequence_id, execution_arn):
+            removed += 1
+            svc.store.add_counts(sequence_id, None, {status.lower(): 1}, iso(svc.now()))
+    return {"status": "cleaned", "removed": removed, "execution_status": status}
+
+
+def _runs_of(svc: Services, execution_arn: str, raw_input: Any) -> list[tuple[str, str]]:
+    """(email, sequence id) of the rows an execution owns.
+
+    From the run input when the event carries it; otherwise (``inputDetails.included``
+    false) from the state machine's name, ``<name_prefix>-<sequence_id>``: each hyphen
+    suffix of it is a candidate sequence id whose subscriber rows are searched for the ARN.
+    """
     try:
         run_input: Any = json.loads(raw_input) if isinstance(raw_input, str) else raw_input
         email = Subscriber.from_payload({"email": run_input["subscriber"]["email"]}).email
     except (TypeError, KeyError, ValueError, MailstepError):
-        return skipped("no_subscriber_in_input")
-    removed = 0
-    for execution in svc.store.list_executions(email):
-        if execution.execution_arn == execution_arn and svc.store.delete_execution(
-            email, execution.sequence_id, execution_arn
-        ):
-            removed += 1
-            svc.store.add_counts(execution.sequence_id, None, {status.lower(): 1}, iso(svc.now()))
-    return {"status": "cleaned", "removed": removed, "execution_status": status}
+        parts = execution_arn.split(":")
+        machine = parts[6] if len(parts) > 7 else ""
+        candidates = [machine.split("-", i)[-1] for i in range(1, machine.count("-") + 1)]
+        for sequence_id in candidates:
+            email_found = svc.store.find_run(sequence_id, execution_arn)
+            if email_found:
+                return [(email_found, sequence_id)]
+        return []
+    return [
+        (email, run.sequence_id)
+        for run in svc.store.list_executions(email)
+        if run.execution_arn == execution_arn
+    ]
 
 
 def _publish(svc: Services, detail_type: str, detail: Mapping[str, Any]) -> None:
