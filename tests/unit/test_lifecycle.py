@@ -609,3 +609,12 @@ def test_cleanup_by_arn_leaves_other_runs_alone(world: World) -> None:
 def test_cleanup_of_a_malformed_event_raises(world: World, event: dict[str, Any]) -> None:
     with pytest.raises(InvalidInput):
         lifecycle.cleanup_after_status_change(world.services, event)
+
+
+def test_a_numeric_dedupe_key_works_like_a_string(world: World) -> None:
+    first = register(world, event_id=12345)
+    world.store.executions.clear()  # the first run ended; the app delivers the event again
+    again = register(world, execution_arn=ARN_2, event_id="12345")
+
+    assert first == {"status": "registered"}
+    assert again == {"status": "skipped", "reason": "duplicate_event"}

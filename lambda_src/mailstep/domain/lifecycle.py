@@ -57,7 +57,7 @@ def register(svc: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
     if reentry not in REENTRY_POLICIES:
         raise InvalidInput(f"reentry must be one of {', '.join(REENTRY_POLICIES)}")
     subscriber = Subscriber.from_payload(payload.get("subscriber"))
-    event_id = optional_str(payload, "event_id")
+    event_id = _event_id(payload)
     now = svc.now()
     email = subscriber.email
 
@@ -148,7 +148,7 @@ def fire_and_forget(svc: Services, payload: Mapping[str, Any]) -> dict[str, Any]
     sender = Sender.from_payload(payload.get("sender"))
     template = require_template_key(payload)
     subject = require_str(payload, "subject")
-    event_id = optional_str(payload, "event_id")
+    event_id = _event_id(payload)
     step_id = optional_str(payload, "step_id") or template.rsplit("/", 1)[-1]
     svc.store.upsert_profile(subscriber, iso(svc.now()))
     return _guarded_send(
@@ -314,6 +314,14 @@ def exit_sequence(svc: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
         svc.store.add_counts(sequence_id, None, {"exited": 1}, iso(svc.now()))
         _publish(svc, "sequence.exited", {"email": email, "sequence_id": sequence_id})
     return {"status": "exited"}
+
+
+def _event_id(payload: Mapping[str, Any]) -> str | None:
+    """The event id (or the app's dedupe key): a string, or a number an app used as one."""
+    value = payload.get("event_id")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return optional_str(payload, "event_id")
 
 
 def _subscriber_email(payload: Mapping[str, Any]) -> str:
