@@ -172,7 +172,7 @@ def test_a_retry_of_the_same_execution_is_registered_once(world: World) -> None:
         ({"subscriber": {"email": "jane@@example.com"}}, InvalidEmail),
         ({"subscriber": {"email": EMAIL, "attributes": ["plan"]}}, InvalidInput),
         ({"subscriber": {"email": EMAIL, "attributes": {"blob": "x" * 70_000}}}, InvalidInput),
-        ({"event_id": 42}, InvalidInput),
+        ({"event_id": ["not", "an", "id"]}, InvalidInput),
     ],
 )
 def test_register_rejects_bad_input_without_writing(
