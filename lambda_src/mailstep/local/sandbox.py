@@ -72,12 +72,19 @@ class LocalAws:
         self.clock = clock_mod.SimClock(scale=scale)
         self._moto: server.Sandbox | None = None
         self._http: ThreadingHTTPServer | None = None
+        # What start() overrides process-wide, put back by stop(): an in-process
+        # sandbox (tests) must not leave later boto3 clients pointing at a dead endpoint.
+        self._saved_env: dict[str, str | None] = {}
+        self._saved_execute: bool | None = None
 
     def start(self) -> Endpoints:
         from moto.core.config import default_user_config  # noqa: PLC0415
 
+        self._saved_env = {k: os.environ.get(k) for k in (*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL")}
+        sfn_config = default_user_config.setdefault("stepfunctions", {})
+        self._saved_execute = sfn_config.get("execute_state_machine")
         os.environ.update(FAKE_CREDENTIALS)
-        default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
+        sfn_config["execute_state_machine"] = True
         self._moto = server.start(self.port)
         os.environ["AWS_ENDPOINT_URL"] = self._moto.endpoint_url  # for the in-process handlers
         lambda_runtime.install()
@@ -99,6 +106,21 @@ class LocalAws:
         shims.uninstall()
         clock_mod.uninstall()
         lambda_runtime.uninstall()
+        self._restore_process_settings()
+
+    def _restore_process_settings(self) -> None:
+        from moto.core.config import default_user_config  # noqa: PLC0415
+
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
+        if self._saved_execute is not None:
+            sfn_config = default_user_config.setdefault("stepfunctions", {})
+            sfn_config["execute_state_machine"] = self._saved_execute
+            self._saved_execute = None
 
     # ------------------------------------------------------------------ control API
 
