@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from mailstep.cli.main import main
+from support import ROOT
 
 
 def test_preview_writes_html_and_text_with_given_data(

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
 from mailstep.cli.main import main
+from support import ROOT
 
 
 @pytest.fixture

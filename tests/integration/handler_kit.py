@@ -7,10 +7,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from conftest import ENV, SECRET, SENDER, Aws, load_event
 from mailstep.adapters import config
 from mailstep.adapters.dynamo import key, serialize
 from mailstep.domain.tokens import issue_token
+from support import ENV, SECRET, SENDER, Aws, load_event
 
 EMAIL = "jane@example.com"
 SEQUENCE = "onboarding"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import Aws, LambdaContext, load_event, sns_event
 from handler_kit import (
     EMAIL,
     SEQUENCE,
@@ -19,6 +18,7 @@ from handler_kit import (
 )
 from mailstep.domain.errors import InvalidInput
 from mailstep.handlers import bounce_handler, send_email
+from support import Aws, LambdaContext, load_event, sns_event
 
 PK = f"SUB#{EMAIL}"
 

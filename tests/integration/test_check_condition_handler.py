@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import ENV, Aws, LambdaContext
 from handler_kit import EMAIL, WELCOME, register_payload, send_payload, subscriber
 from mailstep.adapters.dynamo import serialize
 from mailstep.domain.errors import InvalidEmail, InvalidInput
 from mailstep.handlers import check_condition, send_email
+from support import ENV, Aws, LambdaContext
 
 ATTRIBUTES = {"plan": "pro", "seats": 5, "trial": True, "ratio": 0.5, "a-b": "dash", "empty": ""}
 

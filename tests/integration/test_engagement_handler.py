@@ -8,11 +8,11 @@ import time
 from typing import Any
 
 import pytest
-from conftest import Aws, LambdaContext, load_event, sns_event
 from handler_kit import EMAIL, EVENTS_TABLE, SEQUENCE, WELCOME, item, published, set_config
 from mailstep.adapters.dynamo import deserialize
 from mailstep.domain.errors import InvalidInput
 from mailstep.handlers import engagement_handler
+from support import Aws, LambdaContext, load_event, sns_event
 
 MESSAGE_ID = "0100018c3a9e5b7f-2d1c4e6a-8b3f-4c5d-9e7a-1f2b3c4d5e6f-000000"
 SAMPLES = {

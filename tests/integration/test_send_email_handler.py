@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import ENV, SECRET, Aws, LambdaContext
 from handler_kit import (
     EMAIL,
     SEQUENCE,
@@ -30,6 +29,7 @@ from handler_kit import (
 from mailstep.domain.errors import InvalidEmail, InvalidInput, TemplateNotFound
 from mailstep.domain.tokens import verify_token
 from mailstep.handlers import send_email
+from support import ENV, SECRET, Aws, LambdaContext
 
 PK = f"SUB#{EMAIL}"
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from conftest import SENDER, Aws, LambdaContext
 from mailstep.handlers import send_email
+from support import SENDER, Aws, LambdaContext
 
 
 def test_register_then_send_delivers_one_email(aws: Aws, context: LambdaContext) -> None:

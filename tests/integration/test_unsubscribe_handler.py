@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import Aws, LambdaContext, function_url_event
 from handler_kit import (
     EMAIL,
     SEQUENCE,
@@ -21,6 +20,7 @@ from handler_kit import (
 )
 from mailstep.adapters import wiring
 from mailstep.handlers import send_email, unsubscribe
+from support import Aws, LambdaContext, function_url_event
 
 PK = f"SUB#{EMAIL}"
 SECURITY_HEADERS = {

@@ -1,7 +1,7 @@
 """Run the example sequences for real: the ASL Terraform renders, in moto's Step Functions
 interpreter, with the Lambda tasks running our handlers in-process and waits skipped.
 
-Why not a conftest.py here: the suite imports helpers with ``from conftest import …``,
+Why not a conftest.py here: the suite imports helpers with ``from support import …``,
 and a second conftest.py would shadow tests/conftest.py for every directory collected
 after this one (tests/terraform, tests/unit). So this is a plain module, and each test
 module wraps :func:`mocked_account` in its own module-scoped fixture.
@@ -42,7 +42,6 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from conftest import ACCOUNT, ENV, REGION, SECRET, UNSUBSCRIBE_URL, Aws
 from mailstep.adapters import clients, schema, wiring
 from mailstep.local import clock, lambda_runtime
 from mailstep.local.shims import transform_input
@@ -67,6 +66,7 @@ from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_
 from moto.stepfunctions.parser.asl.component.state.choice.comparison.variable import NoSuchVariable
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from support import ACCOUNT, ENV, REGION, SECRET, UNSUBSCRIBE_URL, Aws
 
 ROOT = Path(__file__).resolve().parents[2]
 SEQUENCES_DIR = ROOT / "sequences"

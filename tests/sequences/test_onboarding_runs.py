@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import ENV
 from mailstep.adapters import wiring
 from mailstep.adapters.dynamo import DynamoSubscriberStore
 from mailstep.domain.models import Suppression
@@ -25,6 +24,7 @@ from sequence_kit import (
     rendered_asl,
     summary,
 )
+from support import ENV
 
 pytestmark = pytest.mark.terraform  # the ASL comes from `terraform apply` of the harness
 

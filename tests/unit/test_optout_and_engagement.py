@@ -4,7 +4,6 @@ suppressions stop everything, engagement events are recorded and counted once.""
 from __future__ import annotations
 
 import pytest
-from conftest import load_event
 from fakes import SECRET, FakeEngagementStore, World
 from mailstep.domain.engagement import event_item, record_engagement
 from mailstep.domain.errors import InvalidToken
@@ -12,6 +11,7 @@ from mailstep.domain.models import Execution
 from mailstep.domain.optout import handle_bounce_or_complaint, unsubscribe_with_token
 from mailstep.domain.ses_events import parse_ses_message
 from mailstep.domain.tokens import issue_token
+from support import load_event
 
 EMAIL = "jane@example.com"
 

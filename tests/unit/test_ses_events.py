@@ -6,9 +6,9 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import load_event
 from mailstep.domain.errors import InvalidInput
 from mailstep.domain.ses_events import parse_ses_message
+from support import load_event
 
 MESSAGE_ID = "0100018c3a9e5b7f-2d1c4e6a-8b3f-4c5d-9e7a-1f2b3c4d5e6f-000000"
 
