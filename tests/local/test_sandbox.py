@@ -39,6 +39,8 @@ HANDLERS = {
 
 
 class Stack:
+    failing_machine = ""
+
     def __init__(self, sandbox: LocalAws, aws: str, http: str) -> None:
         self.sandbox, self.aws, self.http = sandbox, aws, http
 
@@ -194,6 +196,39 @@ def _provision(stack: Stack, unsubscribe_url: str) -> None:
     machine = c("stepfunctions").create_state_machine(
         name="local-demo", definition=json.dumps(definition), roleArn=role
     )
+    failing = {
+        "StartAt": "Register",
+        "States": {
+            "Register": {
+                "Type": "Task",
+                "Resource": send,
+                "ResultPath": "$.registration",
+                "Next": "Broken",
+                "Parameters": {"action": "register", "event_id.$": "$.event_id", **common},
+            },
+            "Broken": {
+                "Type": "Task",
+                "Resource": send,
+                "Parameters": {"action": "nope"},
+                "End": True,
+            },
+        },
+    }
+    fails = c("stepfunctions").create_state_machine(
+        name="local-fails", definition=json.dumps(failing), roleArn=role
+    )
+    stack.failing_machine = fails["stateMachineArn"]
+    c("events").put_rule(
+        Name="cleanup",
+        EventPattern=json.dumps(
+            {
+                "source": ["aws.states"],
+                "detail-type": ["Step Functions Execution Status Change"],
+                "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"]},
+            }
+        ),
+    )
+    c("events").put_targets(Rule="cleanup", Targets=[{"Id": "send-email", "Arn": send}])
     dlq = c("sqs").create_queue(QueueName="dlq")["QueueUrl"]
     dlq_arn = c("sqs").get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
         "Attributes"
@@ -337,3 +372,16 @@ def test_a_target_that_fails_lands_in_its_dead_letter_queue(stack: Stack) -> Non
     [message] = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
     assert json.loads(message["Body"])["detail-type"] == "broken.thing"
     assert message["MessageAttributes"]["RULE_ARN"]["StringValue"].endswith("demo-broken")
+
+
+def test_a_failed_run_is_cleaned_up_through_the_status_change_event(stack: Stack) -> None:
+    run_input = {"event_id": "e-fail", "subscriber": {"email": "fay@example.com"}}
+    run = stack.client("stepfunctions").start_execution(
+        stateMachineArn=stack.failing_machine, input=json.dumps(run_input)
+    )
+    stack.settle()
+    status = stack.client("stepfunctions").describe_execution(executionArn=run["executionArn"])
+    assert status["status"] == "FAILED"
+    assert stack.item("SUB#fay@example.com", "PROFILE") is not None  # register did run
+    assert stack.item("SUB#fay@example.com", "EXEC#demo") is None
+    assert stack.item("SEQ#demo", "SUB#fay@example.com") is None

@@ -90,6 +90,7 @@ class LocalAws:
         lambda_runtime.install()
         self.clock = clock_mod.install(self.scale)
         shims.install_eventbridge(self.deliveries)
+        shims.install_status_events()
         shims.install_ses(self.outbox, self.deliveries, self.clock, REGION)
         self._http = ThreadingHTTPServer((LOOPBACK, self.http_port), _handler_for(self))
         threading.Thread(target=self._http.serve_forever, name="mailstep-http", daemon=True).start()

@@ -220,6 +220,62 @@ def install_eventbridge(deliveries: Deliveries) -> None:
     setattr(Rule, "send_to_targets", send_to_targets)  # noqa: B010 - patching moto
 
 
+# --------------------------------------------------------------------------- Step Functions
+
+STATUS_CHANGE = "Step Functions Execution Status Change"
+
+
+def _millis(moment: Any) -> int | None:
+    return int(moment.timestamp() * 1000) if moment else None
+
+
+def status_change_event(execution: Any) -> dict[str, Any]:
+    """The ``Step Functions Execution Status Change`` event AWS puts on the default bus."""
+    detail = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": execution.state_machine_arn,
+        "name": execution.name,
+        "status": execution.status,
+        "startDate": _millis(execution.start_date),
+        "stopDate": _millis(execution.stop_date),
+        "input": execution.execution_input,
+        "inputDetails": {"included": True},
+        "output": json.dumps(execution.output) if execution.output is not None else None,
+        "outputDetails": {"included": True},
+        "error": execution.error,
+        "cause": execution.cause,
+    }
+    return {
+        "Source": "aws.states",
+        "DetailType": STATUS_CHANGE,
+        "Detail": json.dumps(detail),
+        "Resources": [execution.exec_arn],
+        "EventBusName": "default",
+    }
+
+
+def install_status_events() -> None:
+    """Publish an execution's end to the default bus, as Step Functions does (idempotent).
+    moto publishes nothing, so the core module's clean-up rule would never fire."""
+    from moto.events.models import events_backends  # noqa: PLC0415
+    from moto.stepfunctions.parser.backend.execution import (  # noqa: PLC0415
+        BaseExecutionWorkerCommunication,
+    )
+
+    if "status" in _state:
+        return
+    original = BaseExecutionWorkerCommunication.terminated
+    _state["status"] = original
+
+    def terminated(self: Any) -> None:
+        original(self)
+        execution = self.execution
+        backend = events_backends[execution.account_id][execution.region_name]
+        backend.put_events([status_change_event(execution)])
+
+    setattr(BaseExecutionWorkerCommunication, "terminated", terminated)  # noqa: B010
+
+
 # --------------------------------------------------------------------------- SES
 
 
@@ -530,4 +586,11 @@ def uninstall() -> None:
     if original:
         setattr(SESV2Response, "send_email", original)  # noqa: B010
     _state.pop("ses", None)
+    status = _state.pop("status", None)
+    if status:
+        from moto.stepfunctions.parser.backend.execution import (  # noqa: PLC0415
+            BaseExecutionWorkerCommunication,
+        )
+
+        setattr(BaseExecutionWorkerCommunication, "terminated", status)  # noqa: B010
     DELIVERY_LOG.clear()
