@@ -32,7 +32,7 @@ variable "tags" {
 
 variable "kms_key_arn" {
   type        = string
-  description = "ARN of an existing customer managed KMS key for the tables, the templates bucket and the secret parameter. null uses AWS managed keys. See the README for the key policy it needs."
+  description = "ARN of an existing customer managed KMS key for the tables, the templates bucket, the secret parameter and the SES topics. null uses AWS managed keys. See the README for the key policy it needs."
   default     = null
 
   validation {
