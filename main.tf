@@ -23,6 +23,7 @@ module "core" {
   lambda_architecture        = var.lambda_architecture
   unsubscribe_secret         = var.unsubscribe_secret
   unsubscribe_secret_version = var.unsubscribe_secret_version
+  unsubscribe_base_url       = var.unsubscribe_base_url
   ses_identity               = var.ses_identity
   tracking_redirect_domain   = var.tracking_redirect_domain
   alarm_topic_arn            = var.alarm_topic_arn

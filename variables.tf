@@ -93,3 +93,9 @@ variable "deletion_protection" {
   description = "Protect the DynamoDB tables from deletion."
   default     = true
 }
+
+variable "unsubscribe_base_url" {
+  type        = string
+  description = "URL unsubscribe links point at when not the unsubscribe Function URL (e.g. a custom domain in front of it; the local sandbox sets its own). null uses the Function URL."
+  default     = null
+}

@@ -84,8 +84,8 @@ output "log_group_names" {
 }
 
 output "unsubscribe_url" {
-  description = "Public URL of the unsubscribe function (also in the config parameter)."
-  value       = aws_lambda_function_url.unsubscribe.function_url
+  description = "URL unsubscribe links point at: unsubscribe_base_url, or the unsubscribe Function URL (also in the config parameter)."
+  value       = local.unsubscribe_url
 }
 
 output "config_parameter_name" {

@@ -1,11 +1,15 @@
 # Runtime configuration (JSON, runtime contract) and the unsubscribe HMAC secret.
 
+locals {
+  unsubscribe_url = coalesce(var.unsubscribe_base_url, aws_lambda_function_url.unsubscribe.function_url)
+}
+
 resource "aws_ssm_parameter" "config" {
   name        = local.parameter_names.config
   description = "mailstep runtime configuration (JSON), read by the functions with a 5-minute cache"
   type        = "String"
   value = jsonencode({
-    unsubscribe_url   = aws_lambda_function_url.unsubscribe.function_url
+    unsubscribe_url   = local.unsubscribe_url
     data_ttl_days     = var.data_ttl_days
     events_ttl_days   = var.events_ttl_days
     token_ttl_days    = var.token_ttl_days

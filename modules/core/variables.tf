@@ -85,6 +85,17 @@ variable "token_ttl_days" {
   }
 }
 
+variable "unsubscribe_base_url" {
+  type        = string
+  description = "URL unsubscribe links point at, when not the unsubscribe Function URL itself (a custom domain in front of it, or the local sandbox). null uses the Function URL."
+  default     = null
+
+  validation {
+    condition     = var.unsubscribe_base_url == null || can(regex("^(https://[^/?#\\s]+|http://(127\\.0\\.0\\.1|localhost)(:[0-9]+)?)(/[^?#\\s]*)?$", coalesce(var.unsubscribe_base_url, "x")))
+    error_message = "unsubscribe_base_url must be an https:// URL (plain http only for 127.0.0.1/localhost), without query or fragment."
+  }
+}
+
 variable "lambda_runtime" {
   type        = string
   description = "Python runtime of the functions; must match the Python the zip was built for (`make package LAMBDA_PYTHON=...`)."

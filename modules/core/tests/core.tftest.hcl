@@ -590,6 +590,28 @@ run "token_ttl_days_must_be_whole_days" {
   expect_failures = [var.token_ttl_days]
 }
 
+run "unsubscribe_base_url_must_be_https" {
+  command = plan
+  variables { unsubscribe_base_url = "http://unsubscribe.acme.test/" }
+  expect_failures = [var.unsubscribe_base_url]
+}
+
+run "unsubscribe_base_url_has_no_query" {
+  command = plan
+  variables { unsubscribe_base_url = "https://unsubscribe.acme.test/?x=1" }
+  expect_failures = [var.unsubscribe_base_url]
+}
+
+run "unsubscribe_base_url_goes_into_the_config" {
+  command = plan
+  variables { unsubscribe_base_url = "https://unsubscribe.acme.test/u" }
+
+  assert {
+    condition     = jsondecode(aws_ssm_parameter.config.value).unsubscribe_url == "https://unsubscribe.acme.test/u"
+    error_message = "Links point at unsubscribe_base_url when it is set."
+  }
+}
+
 run "lambda_runtime_must_be_supported" {
   command = plan
   variables { lambda_runtime = "python3.9" }
