@@ -16,7 +16,8 @@
 #   MAILSTEP_TARGET=local  run against the local sandbox: a moto server on
 #                          127.0.0.1 (python -m mailstep.local.server) with fake
 #                          credentials and a separate `local` workspace, so nothing
-#                          touches a real account or your real state.
+#                          touches a real account or your real state (output, show
+#                          and state commands read that workspace too).
 #   unset (default)        aws when credentials are found; without any, `plan`
 #                          runs against the local sandbox (with a notice: it shows
 #                          what an empty account would get) and the other commands
@@ -155,17 +156,19 @@ start_sandbox() {
   rm -f "${ready}"
 }
 
+# Sandbox state lives in the `local` workspace, away from the directory's real state.
+use_local_workspace() {
+  export TF_WORKSPACE=local
+  mkdir -p "${workdir}/terraform.tfstate.d/local"
+}
+
 use_local_target() {
   start_sandbox
   export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN=test
   export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION:-us-east-1}}"
   export AWS_EC2_METADATA_DISABLED=true AWS_MAX_ATTEMPTS="${AWS_MAX_ATTEMPTS:-1}"
   unset AWS_PROFILE
-  # Keep sandbox state away from the real state of the directory.
-  export TF_WORKSPACE=local
-  if [[ ! -d "${workdir}/terraform.tfstate.d/local" ]]; then
-    mkdir -p "${workdir}/terraform.tfstate.d/local"
-  fi
+  use_local_workspace
   note "target: LOCAL SANDBOX at ${AWS_ENDPOINT_URL} (workspace 'local'); nothing is sent to AWS."
 }
 
@@ -173,6 +176,10 @@ needs_target=false
 case "${subcommand}" in
   plan | apply | destroy | refresh | import) needs_target=true ;;
 esac
+
+if [[ "${needs_target}" == false && "${MAILSTEP_TARGET:-}" == local ]]; then
+  use_local_workspace # output, show, state... read the sandbox state
+fi
 
 if [[ "${needs_target}" == true ]]; then
   case "${MAILSTEP_TARGET:-auto}" in

@@ -47,13 +47,10 @@ class Tf:
     def __call__(
         self, workdir: Path, *args: str, check: bool = True, timeout: float = 300
     ) -> subprocess.CompletedProcess[str]:
+        # Options go before positional arguments (`show -json -no-color PLAN`).
+        command = [args[0], "-no-color", *args[1:]] if _takes_no_color(args) else list(args)
         result = subprocess.run(
-            [
-                str(TF_SH),
-                f"-chdir={workdir}",
-                *args,
-                *(["-no-color"] if _takes_no_color(args) else []),
-            ],
+            [str(TF_SH), f"-chdir={workdir}", *command],
             capture_output=True,
             text=True,
             env=self.env,

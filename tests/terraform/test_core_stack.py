@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from core_harness import ROOT, TF_SH, Tf, base_env
+from mailstep.local import server
 
 pytestmark = pytest.mark.terraform
 
@@ -195,6 +198,32 @@ def test_apply_then_replan_shows_no_changes(applied: tuple[Path, list[str]], tf:
     assert result.returncode == 0, f"re-plan after apply is not empty:\n{result.stdout[-6000:]}"
 
 
+def test_secret_is_generated_into_ssm_and_never_into_state(
+    applied: tuple[Path, list[str]], tf: Tf, sandbox: server.Sandbox
+) -> None:
+    workspace, _ = applied
+    ssm = boto3.client(
+        "ssm",
+        endpoint_url=sandbox.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    secret = ssm.get_parameter(Name="/mailstep/unsubscribe-secret", WithDecryption=True)[
+        "Parameter"
+    ]
+    assert secret["Type"] == "SecureString"
+    assert re.fullmatch(r"[0-9a-f]{64}", secret["Value"])
+    assert secret["Value"] not in tf(workspace, "show", "-json").stdout
+    raw_state = (workspace / "terraform.tfstate.d" / "local" / "terraform.tfstate").read_text()
+    assert secret["Value"] not in raw_state
+    config = json.loads(ssm.get_parameter(Name="/mailstep/config")["Parameter"]["Value"])
+    assert config["unsubscribe_url"].startswith("https://")
+    assert config["unsubscribe_url"] == json.loads(
+        tf(workspace, "output", "-json", "unsubscribe_url").stdout
+    )
+
+
 @pytest.fixture(scope="module")
 def replan_json(applied: tuple[Path, list[str]], tf: Tf) -> Path:
     """The post-apply plan as JSON: every value (ARNs, policies) is known there."""
@@ -310,8 +339,26 @@ def test_compliance_catches(
     assert result.returncode != 0, f"{mutation} passed compliance:\n{result.stdout[-4000:]}"
 
 
-def test_destroy_leaves_nothing(applied: tuple[Path, list[str]], tf: Tf) -> None:
+def test_destroy_leaves_nothing(
+    applied: tuple[Path, list[str]], tf: Tf, sandbox: server.Sandbox
+) -> None:
     workspace, args = applied
+    before = json.loads(tf(workspace, "show", "-json").stdout)["values"]["root_module"]
+    assert before["child_modules"], "nothing was applied (wrong workspace?)"
     tf(workspace, "destroy", "-auto-approve", *args, timeout=600)
-    state = tf(workspace, "show", "-json").stdout
-    assert "resources" not in json.loads(state).get("values", {}).get("root_module", {})
+    after = json.loads(tf(workspace, "show", "-json").stdout)
+    assert not after.get("values", {}).get("root_module", {}).get("child_modules")
+    aws = {
+        name: boto3.client(
+            name,
+            endpoint_url=sandbox.endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        for name in ("dynamodb", "lambda", "sqs", "s3")
+    }
+    assert aws["dynamodb"].list_tables()["TableNames"] == []
+    assert aws["lambda"].list_functions()["Functions"] == []
+    assert aws["sqs"].list_queues().get("QueueUrls", []) == []
+    assert aws["s3"].list_buckets()["Buckets"] == []
