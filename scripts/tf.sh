@@ -24,6 +24,10 @@
 #                          stop with a message saying what to configure.
 #   MAILSTEP_SANDBOX_URL   reuse a sandbox that is already running (local target).
 #
+# No provider flags are needed for the sandbox (skip_credentials_validation and
+# friends): moto answers STS and every other call; AWS_MAX_ATTEMPTS=1 makes a call
+# moto lacks fail at once instead of being retried 25 times.
+#
 # DIR defaults to the repository root (the root module).
 set -euo pipefail
 
@@ -74,12 +78,24 @@ find_mirror() {
       return
     fi
   fi
-  # One search, then cached ("" = no mirror on this machine). Skips pseudo
-  # filesystems and Terraform working directories (which only hold links).
-  found="$(find / \( -path /proc -o -path /sys -o -path /dev -o -name .terraform \) -prune -o \
-    -path "*/${aws_provider_dir}/*" -name 'terraform-provider-aws*' -type f -print 2>/dev/null |
-    head -n 1 || true)"
-  if [[ -n "${found}" ]]; then
+  # Terraform's implied local mirror directories first, then one bounded search of
+  # the filesystem (skipping pseudo filesystems and Terraform working directories,
+  # which only hold links); the result is cached ("" = no mirror on this machine).
+  local dir
+  found=""
+  for dir in "${HOME:-/nonexistent}/.terraform.d/plugins" "${HOME:-/nonexistent}/.local/share/terraform/plugins" \
+    /usr/local/share/terraform/plugins /usr/share/terraform/plugins; do
+    if [[ -d "${dir}/${aws_provider_dir}" ]]; then
+      found="${dir}"
+      break
+    fi
+  done
+  if [[ -z "${found}" ]]; then
+    local bounded=()
+    command -v timeout >/dev/null 2>&1 && bounded=(timeout 60)
+    found="$(${bounded[@]+"${bounded[@]}"} find / \( -path /proc -o -path /sys -o -path /dev -o -name .terraform \) -prune -o \
+      -path "*/${aws_provider_dir}/*" -name 'terraform-provider-aws*' -type f -print 2>/dev/null |
+      head -n 1 || true)"
     found="${found%%/"${aws_provider_dir}"/*}"
   fi
   mkdir -p "${build_dir}"
