@@ -51,8 +51,9 @@ class Paths:
         return self.root / "build" / "outbox"
 
     @property
-    def tf_state(self) -> Path:
-        return self.state / "terraform.tfstate"
+    def tf_state_dir(self) -> Path:
+        """Where scripts/tf.sh keeps the sandbox deployment's state (workspace `local`)."""
+        return self.root / "terraform.tfstate.d" / "local"
 
 
 def say(message: str) -> None:
@@ -102,6 +103,9 @@ def start_sandbox(
                 f"port {value} on 127.0.0.1 is taken ({name}); pick another or stop what uses it"
             )
     paths.state.mkdir(parents=True, exist_ok=True)
+    # A new sandbox is empty: Terraform state from an earlier one describes nothing real.
+    for stale in paths.tf_state_dir.glob("terraform.tfstate*"):
+        stale.unlink()
     command = [
         sys.executable,
         "-m",

@@ -234,7 +234,7 @@ class Demo:
         for extra in sorted(set(got) - set(EXPECTED)):
             self.problems.append(f"unexpected recipient {extra}: {got[extra]}")
         db = control.aws_client(self.info, "dynamodb")
-        table = self.info["outputs"]["table_name"]
+        table = self.info["outputs"]["main_table_name"]
 
         def item(pk: str, sk: str) -> dict[str, Any]:
             return (

@@ -260,6 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mailstep.local.sandbox", description=__doc__)
     parser.add_argument("--state", type=Path, default=Path("build/local"))
     parser.add_argument(
+        "--outbox", type=Path, help="folder for sent emails (default: <state>/outbox)"
+    )
+    parser.add_argument(
         "--port", type=int, default=0, help="AWS endpoint port on 127.0.0.1 (0: any)"
     )
     parser.add_argument(
