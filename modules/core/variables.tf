@@ -4,7 +4,7 @@ variable "name_prefix" {
 
   validation {
     condition     = can(regex("^[a-z][a-z0-9-]{0,31}$", var.name_prefix)) && !endswith(var.name_prefix, "-") && !strcontains(var.name_prefix, "--")
-    error_message = "name_prefix must be 1-32 characters of lowercase letters (a-z), digits and single hyphens, start with a letter and not end with a hyphen, e.g. \"mailstep\" or \"acme-mail\". Fix the value you pass as name_prefix."
+    error_message = "name_prefix \"${var.name_prefix}\" is not allowed: it must be 1-32 characters of lowercase letters (a-z), digits and single hyphens, start with a letter and not end with a hyphen, e.g. \"mailstep\" or \"acme-mail\". Fix the value you pass as name_prefix."
   }
 }
 

@@ -90,7 +90,8 @@ def test_invalid_name_prefix_fails_the_plan_with_what_to_fix(
     assert result.returncode != 0
     message = " ".join(result.stderr.split())
     assert "Invalid value for variable" in message
-    assert "name_prefix must be 1-32 characters of lowercase letters" in message
+    assert 'name_prefix "Mail_Step" is not allowed' in message
+    assert "it must be 1-32 characters of lowercase letters" in message
     assert "Fix the value you pass as name_prefix" in message
 
 
