@@ -89,7 +89,6 @@ resource "aws_cloudwatch_event_target" "cleanup" {
   dead_letter_config {
     arn = aws_sqs_queue.events_dlq.arn
   }
-
 }
 
 resource "aws_lambda_permission" "cleanup" {

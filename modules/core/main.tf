@@ -9,7 +9,7 @@ data "aws_partition" "current" {}
 
 locals {
   account_id = data.aws_caller_identity.current.account_id
-  region     = data.aws_region.current.name
+  region     = data.aws_region.current.id # `name` is deprecated from provider 6
   partition  = data.aws_partition.current.partition
 
   # Explicit on every taggable resource, so the module is tagged even where the
