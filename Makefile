@@ -42,6 +42,9 @@ fmt: $(STAMP) ## format Python and Terraform
 	$(BIN)/ruff check --fix .
 	terraform fmt -recursive
 
+demo: $(STAMP) ## the example sequences end to end on the local AWS sandbox (no account needed)
+	$(BIN)/mailstep local demo
+
 bench: $(STAMP) package ## print size and cold-start figures
 	$(BIN)/python scripts/bench.py --zip build/lambda.zip
 

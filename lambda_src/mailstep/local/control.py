@@ -170,24 +170,61 @@ def terraform_env(paths: Paths, info: dict[str, Any]) -> dict[str, str]:
 
 
 def terraform(paths: Paths, info: dict[str, Any], *args: str, capture: bool = False) -> str:
+    """Run scripts/tf.sh; its chatter goes to build/local/terraform.log (shown on failure)."""
     command = [str(paths.root / "scripts" / "tf.sh"), *args]
-    result = subprocess.run(
-        command,
-        cwd=paths.root,
-        env=terraform_env(paths, info),
-        text=True,
-        stdout=subprocess.PIPE if capture else None,
-        check=False,
-    )
+    log = paths.state / "terraform.log"
+    with log.open("a") as sink:
+        sink.write(f"\n$ {' '.join(command)}\n")
+        sink.flush()
+        result = subprocess.run(
+            command,
+            cwd=paths.root,
+            env={**terraform_env(paths, info), "TF_CLI_ARGS": "-no-color"},
+            text=True,
+            stdout=subprocess.PIPE if capture else sink,
+            stderr=sink,
+            check=False,
+        )
     if result.returncode != 0:
+        tail = "\n".join(log.read_text().splitlines()[-25:])
         raise LocalError(
-            f"terraform {args[0]} failed (exit {result.returncode}); see the output above"
+            f"terraform {args[0]} failed (exit {result.returncode}); from {log}:\n{tail}"
         )
     return result.stdout or ""
 
 
-def deploy_variables(info: dict[str, Any]) -> list[str]:
-    return ["-var", f"unsubscribe_base_url={info['unsubscribe_url']}"]
+def sender_domains(root: Path) -> list[str]:
+    """The domains the sequences send from (their SES identities must exist)."""
+    import yaml  # noqa: PLC0415
+
+    from mailstep.domain.headers import mailbox_address  # noqa: PLC0415
+
+    domains = set()
+    for path in sorted((root / "sequences").glob("*.yaml")):
+        data = yaml.safe_load(path.read_text()) or {}
+        sender = (data.get("sender") or {}).get("from")
+        if isinstance(sender, str):
+            domains.add(mailbox_address(sender).split("@", 1)[1])
+    return sorted(domains)
+
+
+def deploy_variables(paths: Paths, info: dict[str, Any]) -> list[str]:
+    """The local deployment: links point at the sandbox's page, tables may be destroyed,
+    and the sequences' sender domain is the SES identity (more are verified directly)."""
+    variables = [
+        f"unsubscribe_base_url={info['unsubscribe_url']}",
+        "deletion_protection=false",
+    ]
+    domains = sender_domains(paths.root)
+    if domains:
+        variables.append(f"ses_identity={domains[0]}")
+    return [arg for variable in variables for arg in ("-var", variable)]
+
+
+def verify_other_domains(paths: Paths, info: dict[str, Any]) -> None:
+    ses = aws_client(info, "ses")
+    for domain in sender_domains(paths.root)[1:]:
+        ses.verify_domain_identity(Domain=domain)
 
 
 def up(
@@ -201,8 +238,11 @@ def up(
     if result.returncode != 0:
         raise LocalError("make package failed; see the output above")
     say("deploying the root module into the sandbox (terraform apply)…")
+    started = time.monotonic()
     terraform(paths, info, "init", "-input=false")
-    terraform(paths, info, "apply", "-input=false", "-auto-approve", *deploy_variables(info))
+    terraform(paths, info, "apply", "-input=false", "-auto-approve", *deploy_variables(paths, info))
+    verify_other_domains(paths, info)
+    say(f"deployed in {time.monotonic() - started:.0f} s (log: {paths.state / 'terraform.log'})")
     outputs = json.loads(terraform(paths, info, "output", "-json", capture=True))
     info["outputs"] = {k: v.get("value") for k, v in outputs.items() if not v.get("sensitive")}
     (paths.state / "outputs.json").write_text(json.dumps(info["outputs"], indent=2))
@@ -215,7 +255,12 @@ def down(paths: Paths) -> None:
         say("destroying the local deployment (terraform destroy)…")
         try:
             terraform(
-                paths, info, "destroy", "-input=false", "-auto-approve", *deploy_variables(info)
+                paths,
+                info,
+                "destroy",
+                "-input=false",
+                "-auto-approve",
+                *deploy_variables(paths, info),
             )
         finally:
             stop_sandbox(paths)

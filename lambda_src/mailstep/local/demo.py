@@ -45,7 +45,7 @@ EXPECTED = {
         "trial-expiring/last-day",
     ],
 }
-LAST_DAY = 16  # every run has ended by then (trial-expiring: 7 + 6 days of waits)
+LAST_DAY = 25  # a safety stop: every run has ended long before (the longest waits 13 days)
 
 
 def event(detail_type: str, detail: dict[str, Any], source: str = "acme.app") -> dict[str, Any]:
@@ -54,9 +54,12 @@ def event(detail_type: str, detail: dict[str, Any], source: str = "acme.app") ->
 
 @dataclass
 class Action:
+    """Something the demo does once simulated time reaches ``day`` and ``ready`` holds."""
+
     day: float
     label: str
     run: Callable[[Demo], None]
+    ready: Callable[[Demo], bool] = lambda _: True
     done: bool = False
 
 
@@ -93,6 +96,13 @@ class Demo:
 
     def messages(self) -> list[dict[str, Any]]:
         return list(control.api(self.paths, "outbox"))
+
+    def received(self, email: str, template_prefix: str) -> bool:
+        return any(
+            m["to"] == [email]
+            and m["headers"].get("X-Mailstep-Template", "").startswith(template_prefix)
+            for m in self.messages()
+        )
 
     def day(self, sent_at: str) -> float:
         assert self.start is not None
@@ -167,9 +177,10 @@ class Demo:
                 ),
             ),
             Action(
-                1,
+                0.5,
                 "carol opens the unsubscribe link (GET: confirmation page) and confirms (POST)",
                 lambda d: d.unsubscribe_carol(),
+                ready=lambda d: d.received("carol@example.com", "onboarding/welcome"),
             ),
             Action(
                 3,
@@ -179,9 +190,10 @@ class Demo:
                 ),
             ),
             Action(
-                9,
-                "bob upgrades: his trial run exits",
+                8,
+                "bob upgrades after the nudge: his trial run exits",
                 lambda d: d.put(event("subscription.upgraded", {"email": "bob@example.com"})),
+                ready=lambda d: d.received("bob@example.com", "trial-expiring/nudge-"),
             ),
         ]
 
@@ -200,12 +212,12 @@ class Demo:
         print("\nTimeline (one simulated day per second):")
         while True:
             today = self.now_day()
+            self.print_new()
             for action in actions:
-                if not action.done and today >= action.day:
+                if not action.done and today >= action.day and action.ready(self):
                     print(f"  day {today:5.1f}  →  {action.label}")
                     action.run(self)
                     action.done = True
-            self.print_new()
             if today >= LAST_DAY or (
                 all(a.done for a in actions) and today > 14 and not self.runs_active()
             ):
