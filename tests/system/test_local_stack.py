@@ -1,0 +1,142 @@
+"""End to end on the local sandbox: `terraform apply` of the root module, events onto the
+bus, rules, state machines, the real handlers, SES notifications and the unsubscribe page.
+
+One deployment serves every scenario (the apply takes ~35 s); scenarios use their own
+addresses so they cannot see each other's emails.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mailstep.local import control
+from mailstep.local.demo import EXPECTED, Demo, event
+from support import ROOT
+
+pytestmark = pytest.mark.system
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Demo]:
+    paths = control.Paths(ROOT)
+    control.stop_sandbox(paths)
+    demo = Demo(paths)
+    try:
+        demo.info = control.up(paths)
+        yield demo
+    finally:
+        control.down(paths)
+
+
+def wait_for(predicate: Any, what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def templates_sent_to(demo: Demo, email: str) -> list[str]:
+    return [m["headers"]["X-Mailstep-Template"] for m in demo.messages() if m["to"] == [email]]
+
+
+def item(demo: Demo, pk: str, sk: str) -> dict[str, Any]:
+    db = control.aws_client(demo.info, "dynamodb")
+    table = demo.info["outputs"]["main_table_name"]
+    return db.get_item(TableName=table, Key={"PK": {"S": pk}, "SK": {"S": sk}}).get("Item") or {}
+
+
+def executions(demo: Demo, sequence: str) -> list[dict[str, Any]]:
+    sfn = control.aws_client(demo.info, "stepfunctions")
+    arn = demo.info["outputs"]["state_machine_arns"][sequence]
+    return list(sfn.list_executions(stateMachineArn=arn)["executions"])
+
+
+def test_the_demo_scenario_sends_exactly_what_each_path_should(stack: Demo) -> None:
+    """Who got which email, in order: a completed run, an exit on upgrade, an unsubscribe
+    through the page, a hard bounce, and a duplicated trigger event."""
+    stack.play()
+    stack.check()
+
+    assert stack.problems == []
+    for email, expected in EXPECTED.items():
+        got = templates_sent_to(stack, email)
+        assert len(got) == len(expected), (email, got)
+
+
+def test_a_complaint_stops_the_run_and_suppresses(stack: Demo) -> None:
+    email = "complaint@simulator.amazonses.com"
+    stack.put(event("user.signed_up", {"email": email, "firstName": "Cleo", "team_name": "X"}))
+
+    wait_for(lambda: item(stack, f"SUB#{email}", "SUPPRESSION"), "the complaint to suppress")
+    wait_for(lambda: not item(stack, f"SUB#{email}", "EXEC#onboarding"), "the run to be stopped")
+    time.sleep(8)  # past both waits of onboarding (2 + 5 simulated days)
+
+    assert templates_sent_to(stack, email) == ["onboarding/welcome"]
+    assert item(stack, f"SUB#{email}", "SUPPRESSION")["reason"]["S"] == "complaint"
+    assert item(stack, f"SUB#{email}", "PROFILE")["suppressed"]["BOOL"] is True
+
+
+def test_a_malformed_trigger_fails_visibly_and_leaves_nothing_behind(stack: Demo) -> None:
+    before = {e["executionArn"] for e in executions(stack, "onboarding")}
+    stack.put(event("user.signed_up", {"email": "not-an-address", "firstName": "Nobody"}))
+
+    def failed_run() -> dict[str, Any] | None:
+        new = [e for e in executions(stack, "onboarding") if e["executionArn"] not in before]
+        return next((e for e in new if e["status"] == "FAILED"), None)
+
+    wait_for(failed_run, "the run to fail")
+    sfn = control.aws_client(stack.info, "stepfunctions")
+    run = sfn.describe_execution(executionArn=failed_run()["executionArn"])  # type: ignore[index]
+    assert run["error"] == "Mailstep.StepFailed"
+    history = sfn.get_execution_history(executionArn=run["executionArn"])["events"]
+    cleanup_input = next(
+        e["stateEnteredEventDetails"]["input"]
+        for e in history
+        if e.get("stateEnteredEventDetails", {}).get("name") == "Cleanup"
+    )
+    assert "InvalidEmail" in json.loads(cleanup_input)["error"]["Cause"]
+    db = control.aws_client(stack.info, "dynamodb")
+    rows = db.scan(
+        TableName=stack.info["outputs"]["main_table_name"],
+        FilterExpression="contains(PK, :x)",
+        ExpressionAttributeValues={":x": {"S": "not-an-address"}},
+    )["Items"]
+    assert rows == []
+
+
+def test_a_fire_and_forget_email_that_cannot_be_sent_lands_in_a_dead_letter_queue(
+    stack: Demo,
+) -> None:
+    stack.put(event("payment.failed", {"email": "broken@@example.com"}))
+    sqs = control.aws_client(stack.info, "sqs")
+    outputs = stack.info["outputs"]
+    queues = [outputs["dlq_url"], outputs["lambda_dlq_url"]]
+    found: list[dict[str, Any]] = []
+
+    def dead_lettered() -> bool:
+        for url in queues:
+            found.extend(
+                sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            )
+        return any("broken@@example.com" in m["Body"] for m in found)
+
+    wait_for(dead_lettered, "the failed event in a dead-letter queue")
+
+
+def test_the_outbox_index_lists_every_email(stack: Demo) -> None:
+    index = control.write_index(stack.paths.outbox, stack.messages())
+    html = Path(index).read_text()
+    messages = stack.messages()
+    assert messages
+    for number, message in enumerate(messages, start=1):
+        page = f"{number:04d}-{message['message_id']}.html"
+        assert page in html
+        assert (stack.paths.outbox / page).read_text() == message["html"]
