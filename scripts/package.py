@@ -9,7 +9,7 @@ Same sources + same ``requirements/lambda.txt`` -> byte-identical zip, so
 * DEFLATE at a fixed level; no ``__pycache__``, ``*.pyc``, ``bin/`` or hidden files.
 
 Contents: the ``mailstep`` package minus the parts Lambdas never import
-(``cli``, ``mcp``, ``local`` and tests), plus the pinned runtime dependencies
+(``cli``, ``mcp``, ``local``, ``ops`` and tests), plus the pinned runtime dependencies
 vendored for the Lambda platform. boto3/botocore come with the Lambda runtime and
 must never be vendored (a bundled copy would shadow the runtime's).
 
@@ -52,7 +52,7 @@ UNIX_SYSTEM = 3
 COMPRESS_LEVEL = 9
 
 # Subpackages of mailstep that serve the CLI, the MCP server and the local sandbox.
-EXCLUDED_SUBPACKAGES = frozenset({"cli", "mcp", "local"})
+EXCLUDED_SUBPACKAGES = frozenset({"cli", "mcp", "local", "ops"})
 # Provided by the Lambda runtime; vendoring them is a bug.
 FORBIDDEN_DISTRIBUTIONS = ("boto3", "botocore")
 # Never shipped from the project's own source, wherever they appear.

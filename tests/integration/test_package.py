@@ -58,7 +58,7 @@ def decoy_package(tmp_path: Path) -> Path:
     """GIVEN a copy of the package plus everything that must stay out of the zip."""
     package = tmp_path / "src" / "mailstep"
     shutil.copytree(PACKAGE_DIR, package, ignore=shutil.ignore_patterns("__pycache__"))
-    for sub in ("cli", "mcp", "local"):
+    for sub in ("cli", "mcp", "local", "ops"):
         (package / sub).mkdir(exist_ok=True)
         (package / sub / "__init__.py").write_text("# not for Lambdas\n")
     (package / "tests").mkdir()
@@ -102,7 +102,9 @@ def test_zip_leaves_out_boto3_and_non_lambda_code(two_builds: tuple[Path, Path])
 
     tops = {name.split("/", 1)[0].lower() for name in entries}
     assert not {top for top in tops if top.startswith(("boto3", "botocore"))}
-    assert not [n for n in entries if n.startswith(("mailstep/cli/", "mailstep/mcp/"))]
+    assert not [
+        n for n in entries if n.startswith(("mailstep/cli/", "mailstep/mcp/", "mailstep/ops/"))
+    ]
     assert not [n for n in entries if n.startswith("mailstep/local/")]
     assert not [n for n in entries if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
     assert not [n for n in entries if n.startswith("bin/")]
@@ -129,7 +131,7 @@ def test_excluded_subpackages_tests_and_bytecode_never_reach_the_zip(
     # THEN only Lambda code is in it
     ours = [name for name in names(zip_path) if name.startswith("mailstep/")]
     assert "mailstep/handlers/__init__.py" in ours
-    assert not [n for n in ours if n.split("/")[1] in {"cli", "mcp", "local", "tests"}]
+    assert not [n for n in ours if n.split("/")[1] in {"cli", "mcp", "local", "ops", "tests"}]
     assert not [n for n in ours if "test_" in n or "conftest" in n]
     assert not [n for n in ours if "__pycache__" in n or n.endswith(".pyc")]
     assert "mailstep/.editor-backup.py" not in ours
