@@ -9,6 +9,7 @@ from collections.abc import Sequence as Seq
 from pathlib import Path
 from typing import Any
 
+from mailstep.cli import ops_commands
 from mailstep.cli import preview as preview_mod
 from mailstep.cli.sequences import Project, ProjectNotFound, load, mermaid, validate_file
 from mailstep.domain.errors import MailstepError
@@ -232,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagram.add_argument("--out", help="write to a file instead of stdout")
     diagram.set_defaults(func=cmd_diagram)
     _add_local(sub)
+    ops_commands.register(sub)
     return parser
 
 
