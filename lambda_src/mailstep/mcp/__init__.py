@@ -1,0 +1,1 @@
+"""``mailstep-mcp``: the operator operations as MCP tools for AI assistants."""
