@@ -279,3 +279,22 @@ def test_templates_preview_validate_and_test_event(aws: Aws, ops: Ops) -> None:
     assert dry["dry_run"] is True
     assert sent["event_id"]
     assert [p["DetailType"] for p in aws.published] == ["user.signed_up"]
+
+
+def test_failures_page_through_failed_runs_with_their_error(
+    aws: Aws, ops: Ops, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws.start_execution("ok-run")
+    monkeypatch.setenv("SF_EXECUTION_HISTORY_TYPE", "FAILURE")  # moto: new runs are FAILED
+    for n in range(3):
+        aws.start_execution(f"failed-{n}")
+
+    first = ops.failures("onboarding", limit=2)
+    second = ops.failures("onboarding", limit=2, cursor=first["next_cursor"])
+
+    names = [i["name"] for i in first["items"] + second["items"]]
+    assert sorted(names) == ["failed-0", "failed-1", "failed-2"]
+    assert second["next_cursor"] is None
+    assert set(first["items"][0]) >= {"execution_arn", "error", "cause"}
+    with pytest.raises(InvalidInput, match="not deployed"):
+        ops.failures("trial-expiring")
