@@ -87,3 +87,16 @@ def test_get_update_health_and_errors(outputs: Path, capsys: pytest.CaptureFixtu
     assert (bad, err.strip()) == (2, "mailstep: no subscriber nobody@example.com")
     assert missing == 2
     assert "cannot read outputs" in missing_err
+
+
+def test_health_exits_non_zero_when_at_risk(
+    aws: Aws, outputs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = DynamoSubscriberStore(aws.client("dynamodb"), ENV["MAILSTEP_TABLE"])
+    store.add_counts("onboarding", None, {"sent": 200, "bounced": 12}, NOW)
+
+    code, out, _ = run(capsys, "health", "--outputs", str(outputs))
+
+    assert code == 1
+    assert out.splitlines()[0] == "✗ at risk: 200 sent, bounce rate 6.00%, complaint rate 0.00%"
+    assert "bounce rate 6.00% ≥ 5%" in out

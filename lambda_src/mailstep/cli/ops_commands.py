@@ -53,6 +53,9 @@ def _print_human(result: Any) -> None:
         if result["next_cursor"]:
             print(f"more: --cursor {result['next_cursor']}", file=sys.stderr)
         return
+    if isinstance(result, dict) and "verdict" in result and "thresholds" in result:
+        _print_health(result)
+        return
     if isinstance(result, dict) and "summary" in result:
         prefix = "dry run: " if result.get("dry_run") else ""
         print(prefix + str(result["summary"]))
@@ -65,6 +68,26 @@ def _print_human(result: Any) -> None:
             print("(nothing changed: add --yes to do it)", file=sys.stderr)
         return
     print(json.dumps(result, indent=2, default=str, ensure_ascii=False))
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.2%}"
+
+
+def _print_health(result: dict[str, Any]) -> None:
+    mark = {"healthy": "✓", "at risk": "✗"}.get(result["verdict"], "·")
+    print(
+        f"{mark} {result['verdict']}: {result['sent']} sent, bounce rate "
+        f"{_percent(result['bounce_rate'])}, complaint rate {_percent(result['complaint_rate'])}"
+    )
+    for problem in result["problems"]:
+        print(f"  {problem}")
+    for row in result["sequences"]:
+        print(
+            f"  {row['sequence_id']:<24} {row['verdict']:<13} sent {row['sent']:<8} "
+            f"bounces {_percent(row['bounce_rate']):<8} "
+            f"complaints {_percent(row['complaint_rate'])}"
+        )
 
 
 def _command(handler: Handler) -> Callable[[argparse.Namespace], int]:
