@@ -1,0 +1,49 @@
+"""Profile, attribute and tag updates from ``subscriber.subscribed``/``subscriber.updated``.
+
+Detail: ``{email, firstName?, attributes?, tags?, add_tags?, remove_tags?}``.
+``tags`` replaces the whole set (an empty list clears every tag); ``add_tags`` and
+``remove_tags`` change it incrementally (applied after ``tags``; a tag in both is removed).
+Attributes are merged; ``unsubscribed``/``suppressed`` are never touched; an unknown
+address gets a profile. The store keeps the ``TAG#<tag>``/``SUB#<email>`` index in step
+with the tags it writes. Nothing here starts a sequence or publishes an event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from mailstep.domain.errors import InvalidInput
+from mailstep.domain.models import Subscriber, parse_tags
+from mailstep.domain.ports import SubscriberStore
+
+SUBSCRIBED = "subscriber.subscribed"
+UPDATED = "subscriber.updated"
+DETAIL_TYPES = (SUBSCRIBED, UPDATED)
+
+
+def _tag_list(detail: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    value = detail.get(name)
+    if value is None:
+        return ()
+    try:
+        return parse_tags(value)
+    except InvalidInput as error:
+        raise InvalidInput(f"{name}: {error}") from None
+
+
+def apply_update(store: SubscriberStore, detail: object, now: str) -> dict[str, Any]:
+    """Upsert the profile the detail describes; raise ``InvalidInput`` on a bad detail."""
+    if not isinstance(detail, Mapping):
+        raise InvalidInput("detail must be an object")
+    subscriber = Subscriber.from_payload(detail)
+    add, remove = _tag_list(detail, "add_tags"), _tag_list(detail, "remove_tags")
+    tags = subscriber.tags
+    if add or remove:
+        if tags is None:
+            current = store.get_profile(subscriber.email)
+            tags = current.tags if current else ()
+        tags = tuple(sorted((set(tags) | set(add)) - set(remove)))
+    profile = store.upsert_profile(replace(subscriber, tags=tags), now)
+    return {"status": "updated", "email": profile.email, "tags": list(profile.tags)}
