@@ -98,3 +98,43 @@ resource "aws_lambda_permission" "cleanup" {
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.cleanup.arn
 }
+
+# Profile, attribute and tag upserts (runtime contract). Only events from apps: the
+# anything-but filter keeps mailstep's own events (source `mailstep`) out, so a
+# handler publishing on this bus can never loop through this rule.
+resource "aws_cloudwatch_event_rule" "subscribe" {
+  name           = "${var.name_prefix}-subscribe"
+  description    = "mailstep: upsert subscriber profiles and tags from subscriber.subscribed/updated"
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+
+  event_pattern = jsonencode({
+    source        = [{ "anything-but" = "mailstep" }]
+    "detail-type" = ["subscriber.subscribed", "subscriber.updated"]
+  })
+
+  tags = local.tags
+}
+
+resource "aws_cloudwatch_event_target" "subscribe" {
+  rule           = aws_cloudwatch_event_rule.subscribe.name
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  target_id      = "subscribe"
+  arn            = aws_lambda_function.this["subscribe"].arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = 3600
+    maximum_retry_attempts       = 8
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.events_dlq.arn
+  }
+}
+
+resource "aws_lambda_permission" "subscribe" {
+  statement_id  = "AllowSubscribeRule"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this["subscribe"].function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.subscribe.arn
+}

@@ -57,6 +57,16 @@ locals {
       parameters      = ["config"]
       put_events      = true
     }
+    subscribe = {
+      # Profile upserts and TAG#<tag>/SUB#<email> index rows; no SSM, SES or Step Functions.
+      main_table      = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      events_table    = []
+      read_templates  = false
+      send_email      = false
+      stop_executions = false
+      parameters      = []
+      put_events      = false
+    }
   }
 }
 

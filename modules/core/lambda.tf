@@ -1,4 +1,4 @@
-# The five functions of the runtime contract, all from one zip.
+# The six functions of the runtime contract, all from one zip.
 
 locals {
   functions = {
@@ -36,6 +36,13 @@ locals {
       memory_size = 128
       timeout     = 10
       async       = true
+    }
+    subscribe = {
+      description = "Upserts profiles, attributes and tags from subscriber.subscribed/updated events"
+      handler     = "mailstep.handlers.subscribe.handler"
+      memory_size = 128
+      timeout     = 10
+      async       = true # EventBridge invokes it asynchronously
     }
   }
 

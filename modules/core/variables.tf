@@ -10,7 +10,7 @@ variable "name_prefix" {
 
 variable "lambda_zip_path" {
   type        = string
-  description = "Path of the Lambda deployment package built by `make package` (normally `build/lambda.zip`). All five functions run from this one zip."
+  description = "Path of the Lambda deployment package built by `make package` (normally `build/lambda.zip`). All six functions run from this one zip."
 
   validation {
     condition     = fileexists(var.lambda_zip_path)

@@ -94,6 +94,7 @@ run "defaults_follow_the_runtime_contract" {
       unsubscribe        = "mailstep.handlers.unsubscribe.handler"
       bounce-handler     = "mailstep.handlers.bounce_handler.handler"
       engagement-handler = "mailstep.handlers.engagement_handler.handler"
+      subscribe          = "mailstep.handlers.subscribe.handler"
     }
     error_message = "Function handlers differ from docs/runtime-contract.md."
   }
@@ -135,7 +136,7 @@ run "defaults_follow_the_runtime_contract" {
   }
 
   assert {
-    condition     = toset(keys(aws_lambda_function_event_invoke_config.this)) == toset(["send-email", "bounce-handler", "engagement-handler"])
+    condition     = toset(keys(aws_lambda_function_event_invoke_config.this)) == toset(["send-email", "bounce-handler", "engagement-handler", "subscribe"])
     error_message = "Asynchronously invoked functions (and only those) need an on-failure destination."
   }
 
@@ -259,13 +260,23 @@ run "defaults_follow_the_runtime_contract" {
   }
 
   assert {
-    condition     = alltrue([for k in ["check-condition", "engagement-handler"] : length([for s in data.aws_iam_policy_document.function[k].statement : s if s.sid == "StopOwnExecutions"]) == 0])
+    condition     = alltrue([for k in ["check-condition", "engagement-handler", "subscribe"] : length([for s in data.aws_iam_policy_document.function[k].statement : s if s.sid == "StopOwnExecutions"]) == 0])
     error_message = "Only send-email, unsubscribe and bounce-handler may stop executions."
   }
 
   assert {
     condition     = one([for s in data.aws_iam_policy_document.function["check-condition"].statement : s.actions if s.sid == "MainTable"]) == toset(["dynamodb:GetItem"])
     error_message = "check-condition only reads the main table."
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.function["subscribe"].statement : s.actions if s.sid == "MainTable"]) == toset(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"])
+    error_message = "subscribe reads and writes profiles and tag rows of the main table, nothing more."
+  }
+
+  assert {
+    condition     = toset([for s in data.aws_iam_policy_document.function["subscribe"].statement : s.sid]) == toset(["WriteOwnLogs", "MainTable", "OnFailureDestination"])
+    error_message = "subscribe needs no SSM, SES, Step Functions, S3 or EventBridge permissions."
   }
 
   assert {
@@ -329,6 +340,31 @@ run "defaults_follow_the_runtime_contract" {
   assert {
     condition     = aws_cloudwatch_event_target.cleanup.dead_letter_config[0].arn == aws_sqs_queue.events_dlq.arn && aws_cloudwatch_event_target.cleanup.retry_policy[0].maximum_retry_attempts > 0
     error_message = "The cleanup target needs a retry policy and the DLQ."
+  }
+
+  # --- subscribe rule: app events only, on our bus
+
+  assert {
+    condition = aws_cloudwatch_event_rule.subscribe.event_bus_name == "mailstep-bus" && jsondecode(aws_cloudwatch_event_rule.subscribe.event_pattern) == {
+      source        = [{ "anything-but" = "mailstep" }]
+      "detail-type" = ["subscriber.subscribed", "subscriber.updated"]
+    }
+    error_message = "The subscribe rule matches subscriber.subscribed/updated on our bus, from any source but mailstep (no loops)."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_target.subscribe.arn == aws_lambda_function.this["subscribe"].arn && aws_cloudwatch_event_target.subscribe.event_bus_name == "mailstep-bus" && aws_cloudwatch_event_target.subscribe.input == null && length(aws_cloudwatch_event_target.subscribe.input_transformer) == 0
+    error_message = "The subscribe rule sends the whole event to the subscribe function."
+  }
+
+  assert {
+    condition     = aws_cloudwatch_event_target.subscribe.dead_letter_config[0].arn == aws_sqs_queue.events_dlq.arn && aws_cloudwatch_event_target.subscribe.retry_policy[0].maximum_retry_attempts > 0
+    error_message = "The subscribe target needs a retry policy and the DLQ."
+  }
+
+  assert {
+    condition     = aws_lambda_permission.subscribe.principal == "events.amazonaws.com" && aws_lambda_permission.subscribe.source_arn == aws_cloudwatch_event_rule.subscribe.arn && aws_lambda_permission.subscribe.function_name == "mailstep-subscribe"
+    error_message = "Only the subscribe rule may invoke the subscribe function."
   }
 
   assert {
