@@ -131,6 +131,25 @@ def test_a_fire_and_forget_email_that_cannot_be_sent_lands_in_a_dead_letter_queu
     wait_for(dead_lettered, "the failed event in a dead-letter queue")
 
 
+def test_subscriber_events_upsert_the_profile_and_its_tag_rows(stack: Demo) -> None:
+    email = "tagged@example.com"
+    detail = {"email": email, "firstName": "Tia", "tags": ["beta", "vip"]}
+    stack.put(
+        event("subscriber.subscribed", detail),
+        event("subscriber.updated", {"email": "loop@example.com", "tags": ["x"]}, "mailstep"),
+    )
+
+    wait_for(lambda: item(stack, "TAG#vip", f"SUB#{email}"), "the vip tag row")
+    assert item(stack, "TAG#beta", f"SUB#{email}")
+    assert item(stack, f"SUB#{email}", "PROFILE")["first_name"]["S"] == "Tia"
+
+    stack.put(event("subscriber.updated", {"email": email, "remove_tags": ["vip"]}))
+
+    wait_for(lambda: not item(stack, "TAG#vip", f"SUB#{email}"), "the vip tag row to go")
+    assert item(stack, "TAG#beta", f"SUB#{email}")
+    assert not item(stack, "SUB#loop@example.com", "PROFILE")  # mailstep's own source: ignored
+
+
 def test_the_outbox_index_lists_every_email(stack: Demo) -> None:
     index = control.write_index(stack.paths.outbox, stack.messages())
     html = Path(index).read_text()
