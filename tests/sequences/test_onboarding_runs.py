@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from mailstep.adapters import wiring
 from mailstep.adapters.dynamo import DynamoSubscriberStore
+from mailstep.adapters.ses import SesMailer
 from mailstep.domain.models import Suppression
 from sequence_kit import (
     Account,
@@ -199,3 +200,41 @@ def test_a_step_that_fails_is_cleaned_up_and_the_run_fails_clearly(account: Acco
     # What went out before the failure stays sent; nothing after it; no rows remain.
     assert summary(account.sent_to(email)) == [WELCOME, INVITE]
     assert account.exec_rows(email, SEQUENCE) == []
+
+
+def test_ses_throttling_is_retried_and_the_email_goes_out_once(
+    account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN SES throttles the first attempt at the welcome email (after botocore's own
+    # retries), WHEN the run goes on, THEN the Task's transient retrier tries again: one
+    # welcome, and the run succeeds.
+    email = "throttled@example.com"
+    original = SesMailer.send
+    calls: list[str] = []
+
+    def flaky(self: SesMailer, outgoing: Any) -> str:
+        calls.append(outgoing.to)
+        if outgoing.to == email and calls.count(email) == 1:
+            raise self._ses.exceptions.TooManyRequestsException(
+                {
+                    "Error": {
+                        "Code": "TooManyRequestsException",
+                        "Message": "Maximum sending rate exceeded.",
+                    }
+                },
+                "SendEmail",
+            )
+        return original(self, outgoing)
+
+    monkeypatch.setattr(SesMailer, "send", flaky)
+    run = account.run(SEQUENCE, signup(email))
+
+    assert run.status == "SUCCEEDED"
+    assert (
+        calls.count(email) == 4
+    )  # welcome twice (throttled, then sent), then invite-team, check-in
+    assert [step for step, *_ in summary(account.sent_to(email))] == [
+        "welcome",
+        "invite-team",
+        "check-in",
+    ]

@@ -184,6 +184,9 @@ def test_every_task_retries_lambda_errors_and_catches_to_cleanup(asl: dict[str, 
         assert state["Retry"][0] == {
             "ErrorEquals": LAMBDA_ERRORS, "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2,
         }, name  # fmt: skip
+        transient = state["Retry"][1]
+        assert "ThrottlingException" in transient["ErrorEquals"], name
+        assert "States.ALL" not in transient["ErrorEquals"], f"{name}: domain errors must not retry"
         assert [c["ErrorEquals"] for c in state["Catch"]] == [["States.ALL"]], name
         assert state["Catch"][0]["Next"] == ("Failed" if name == "Cleanup" else "Cleanup"), name
         assert state["Catch"][0]["ResultPath"] not in (None, "$"), f"{name} would lose the input"

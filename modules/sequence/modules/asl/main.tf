@@ -27,18 +27,39 @@ locals {
   next_of = { for s in local.steps : s.id => lookup(local.state_for, coalesce(s.next, local.fallthrough[s.id]), "Complete") }
 
   # STYLE: every Lambda Task retries the transient Lambda errors (2 s, x2, 6
-  # tries) and catches everything else into the cleanup path.
-  lambda_retry = [{
-    ErrorEquals = [
-      "Lambda.ServiceException",
-      "Lambda.AWSLambdaException",
-      "Lambda.SdkClientException",
-      "Lambda.TooManyRequestsException",
-    ]
-    IntervalSeconds = 2
-    MaxAttempts     = 6
-    BackoffRate     = 2
-  }]
+  # tries) and catches everything else into the cleanup path. A second retrier covers
+  # throttling and outages of the services the handlers call (SES, DynamoDB, SSM, S3)
+  # that outlast botocore's own retries: the handler's error type is the exception's
+  # name. Retrying is safe: a step's send claim is released only when SES refused it.
+  lambda_retry = [
+    {
+      ErrorEquals = [
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+      ]
+      IntervalSeconds = 2
+      MaxAttempts     = 6
+      BackoffRate     = 2
+    },
+    {
+      ErrorEquals = [
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+      ]
+      IntervalSeconds = 5
+      MaxAttempts     = 4
+      BackoffRate     = 3
+    },
+  ]
   catch_to_cleanup = [{ ErrorEquals = ["States.ALL"], ResultPath = "$.error", Next = "Cleanup" }]
 
   sender = merge(
