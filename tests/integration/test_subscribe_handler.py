@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 from handler_kit import EMAIL, item, update_profile
-from mailstep.domain.errors import InvalidEmail, InvalidInput
+from mailstep.adapters import wiring
+from mailstep.domain.errors import ConcurrentUpdate, InvalidEmail, InvalidInput
 from mailstep.handlers import subscribe
 from support import Aws, LambdaContext, load_event
 
@@ -92,3 +93,45 @@ def test_bad_events_raise_for_retry_and_dlq(
         subscribe.handler({**event(), **bad}, context)
 
     assert aws.all_items() == []
+
+
+def test_a_concurrent_tag_change_is_retried_not_lost(aws: Aws, context: LambdaContext) -> None:
+    subscribe.handler(event("subscriber.subscribed", tags=["a"]), context)
+    store = wiring.store()
+    calls: list[tuple[str, ...]] = []
+
+    def add_b(current: tuple[str, ...]) -> tuple[str, ...]:
+        calls.append(current)
+        if len(calls) == 1:  # another writer gets in between our read and our write
+            store.change_tags(EMAIL, lambda tags: (*tags, "c"), "2025-03-10T09:00:00.000Z")
+        return (*current, "b")
+
+    assert store.change_tags(EMAIL, add_b, "2025-03-10T09:00:01.000Z") == ("a", "b", "c")
+    assert calls == [("a",), ("a", "c")]
+    assert tag_index(aws) == {"a": [EMAIL], "b": [EMAIL], "c": [EMAIL]}
+
+
+def test_many_tags_at_once_stay_in_step(aws: Aws, context: LambdaContext) -> None:
+    many = [f"t{n:03d}" for n in range(150)]  # more than one transaction holds
+    subscribe.handler(event("subscriber.subscribed", tags=many), context)
+    assert tag_index(aws) == {tag: [EMAIL] for tag in many}
+
+    subscribe.handler(event(remove_tags=many[:120]), context)
+    assert tag_index(aws) == {tag: [EMAIL] for tag in many[120:]}
+    assert sorted(profile(aws)["tags"]) == many[120:]
+
+
+def test_tags_that_keep_changing_raise_for_a_later_retry(aws: Aws, context: LambdaContext) -> None:
+    subscribe.handler(event("subscriber.subscribed", tags=["a"]), context)
+    store = wiring.store()
+
+    def always_raced(current: tuple[str, ...]) -> tuple[str, ...]:
+        store.change_tags(EMAIL, lambda tags: (*tags, f"x{len(tags)}"), "2025-03-10T09:00:00.000Z")
+        return (*current, "b")
+
+    with pytest.raises(ConcurrentUpdate):
+        store.change_tags(EMAIL, always_raced, "2025-03-10T09:00:01.000Z")
+
+    stored = sorted(profile(aws)["tags"])
+    assert "b" not in stored
+    assert tag_index(aws) == {tag: [EMAIL] for tag in stored}

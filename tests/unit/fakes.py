@@ -8,7 +8,7 @@ pair, conditionally on the execution ARN; claims are first-writer-wins.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +79,15 @@ class FakeStore:
             )
         self.profiles[subscriber.email] = profile
         return profile
+
+    def change_tags(
+        self, email: str, change: Callable[[tuple[str, ...]], tuple[str, ...]], now: str
+    ) -> tuple[str, ...]:
+        self._enter("change_tags")
+        profile = self.profiles[email]
+        tags = tuple(sorted(set(change(profile.tags))))
+        self.profiles[email] = replace(profile, tags=tags, updated_at=now)
+        return tags
 
     def get_profile(self, email: str) -> Profile | None:
         self._enter("get_profile")

@@ -7,13 +7,14 @@ Attribute names always go through expression placeholders, so any attribute name
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from mailstep.domain.errors import ConcurrentUpdate
 from mailstep.domain.models import (
     Execution,
     Profile,
@@ -31,6 +32,9 @@ PROFILE = "PROFILE"
 # limit on an expression string.
 ATTRIBUTES_PER_UPDATE = 100
 SUPPRESSION = "SUPPRESSION"
+TAG_CHANGE_ATTEMPTS = 5
+# One transaction holds at most 100 items: the profile update and the index rows.
+TAG_ROWS_PER_TRANSACTION = 99
 
 
 def sub_pk(email: str) -> str:
@@ -154,8 +158,10 @@ class DynamoSubscriberStore:
             sets.append("first_name = :first_name")
             values[":first_name"] = subscriber.first_name
         if subscriber.tags is not None:
+            # Bumped so that a concurrent change_tags that read the old set retries.
             sets.append("tags = :tags")
-            values[":tags"] = list(subscriber.tags)
+            sets.append("tags_version = if_not_exists(tags_version, :zero) + :one")
+            values.update({":tags": list(subscriber.tags), ":zero": 0, ":one": 1})
         merges = sorted(subscriber.attributes.items())
         try:
             # Common case: the profile (and its attribute map) exists; merge key by key, a
@@ -208,14 +214,63 @@ class DynamoSubscriberStore:
 
     def _sync_tags(self, email: str, old: set[str], new: set[str], now: str) -> None:
         for tag in sorted(new - old):
-            self._db.put_item(
-                TableName=self._table,
-                Item=serialize(
-                    {"PK": f"TAG#{tag}", "SK": sub_pk(email), "email": email, "tagged_at": now}
-                ),
-            )
+            self._db.put_item(TableName=self._table, Item=serialize(self._tag_row(email, tag, now)))
         for tag in sorted(old - new):
             self._db.delete_item(TableName=self._table, Key=key(f"TAG#{tag}", sub_pk(email)))
+
+    def change_tags(
+        self, email: str, change: Callable[[tuple[str, ...]], tuple[str, ...]], now: str
+    ) -> tuple[str, ...]:
+        """Optimistic: ``tags_version`` must still be what was read. Up to 99 changed
+        index rows go in the same transaction as the profile; more are synced after it."""
+        for _ in range(TAG_CHANGE_ATTEMPTS):
+            current = self._get(sub_pk(email), PROFILE)
+            if current is None:
+                raise ConcurrentUpdate(f"no profile for {email} to tag")
+            old = set(current.get("tags") or [])
+            new = sorted(set(change(tuple(sorted(old)))))
+            version = current.get("tags_version")
+            values: dict[str, Any] = {":tags": new, ":now": now, ":next": (version or 0) + 1}
+            condition = "attribute_exists(PK) AND "
+            if version is None:
+                condition += "attribute_not_exists(tags_version)"
+            else:
+                condition += "tags_version = :v"
+                values[":v"] = version
+            update = {
+                "TableName": self._table,
+                "Key": key(sub_pk(email), PROFILE),
+                "UpdateExpression": "SET tags = :tags, updated_at = :now, tags_version = :next",
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": serialize(values),
+            }
+            added, removed = sorted(set(new) - old), sorted(old - set(new))
+            try:
+                if len(added) + len(removed) <= TAG_ROWS_PER_TRANSACTION:
+                    self._db.transact_write_items(
+                        TransactItems=[
+                            {"Update": update},
+                            *({"Put": {"TableName": self._table,
+                                       "Item": serialize(self._tag_row(email, tag, now))}}
+                              for tag in added),
+                            *({"Delete": {"TableName": self._table,
+                                          "Key": key(f"TAG#{tag}", sub_pk(email))}}
+                              for tag in removed),
+                        ]
+                    )  # fmt: skip
+                else:
+                    self._db.update_item(**update)
+                    self._sync_tags(email, old, set(new), now)
+            except ClientError as error:
+                if _condition_failed(error):
+                    continue
+                raise
+            return tuple(new)
+        raise ConcurrentUpdate(f"the tags of {email} kept changing; try again")
+
+    @staticmethod
+    def _tag_row(email: str, tag: str, now: str) -> dict[str, Any]:
+        return {"PK": f"TAG#{tag}", "SK": sub_pk(email), "email": email, "tagged_at": now}
 
     def get_profile(self, email: str) -> Profile | None:
         item = self._get(sub_pk(email), PROFILE)

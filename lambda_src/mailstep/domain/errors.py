@@ -15,6 +15,10 @@ class InvalidEmail(InvalidInput):
     """An email address is missing or not a valid address."""
 
 
+class ConcurrentUpdate(MailstepError):
+    """Another writer kept changing the same item; the caller should retry later."""
+
+
 class TemplateNotFound(MailstepError):
     """No template exists under the given key."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from mailstep.domain.models import (
@@ -19,6 +19,14 @@ from mailstep.domain.models import (
 class SubscriberStore(Protocol):
     def upsert_profile(self, subscriber: Subscriber, now: str) -> Profile: ...
     def get_profile(self, email: str) -> Profile | None: ...
+    def change_tags(
+        self, email: str, change: Callable[[tuple[str, ...]], tuple[str, ...]], now: str
+    ) -> tuple[str, ...]:
+        """Set an existing profile's tags to ``change(stored tags)`` and its TAG# index rows
+        with it, as one conditional write; re-read and retry when another writer changed
+        the tags in between. Returns the tags written."""
+        ...
+
     def get_status(self, email: str) -> SubscriberStatus: ...
     def set_unsubscribed(self, email: str, now: str) -> bool: ...
     def suppress(self, email: str, suppression: Suppression) -> None: ...

@@ -5,7 +5,8 @@ Detail: ``{email, firstName?, attributes?, tags?, add_tags?, remove_tags?}``.
 ``remove_tags`` change it incrementally (applied after ``tags``; a tag in both is removed).
 Attributes are merged; ``unsubscribed``/``suppressed`` are never touched; an unknown
 address gets a profile. The store keeps the ``TAG#<tag>``/``SUB#<email>`` index in step
-with the tags it writes. Nothing here starts a sequence or publishes an event.
+with the tags it writes, in the same conditional write. Nothing here starts a sequence
+or publishes an event.
 """
 
 from __future__ import annotations
@@ -38,12 +39,17 @@ def apply_update(store: SubscriberStore, detail: object, now: str) -> dict[str, 
     if not isinstance(detail, Mapping):
         raise InvalidInput("detail must be an object")
     subscriber = Subscriber.from_payload(detail)
-    add, remove = _tag_list(detail, "add_tags"), _tag_list(detail, "remove_tags")
-    tags = subscriber.tags
-    if add or remove:
-        if tags is None:
-            current = store.get_profile(subscriber.email)
-            tags = current.tags if current else ()
-        tags = tuple(sorted((set(tags) | set(add)) - set(remove)))
-    profile = store.upsert_profile(replace(subscriber, tags=tags), now)
-    return {"status": "updated", "email": profile.email, "tags": list(profile.tags)}
+    add, remove = set(_tag_list(detail, "add_tags")), set(_tag_list(detail, "remove_tags"))
+    replacement = subscriber.tags
+    # Profile and attributes first (creating the profile), then the tags, as a change of
+    # the stored set that the store writes conditionally together with the index rows.
+    profile = store.upsert_profile(replace(subscriber, tags=None), now)
+    tags = profile.tags
+    if replacement is not None or add or remove:
+
+        def change(current: tuple[str, ...]) -> tuple[str, ...]:
+            base = set(current if replacement is None else replacement)
+            return tuple(sorted((base | add) - remove))
+
+        tags = store.change_tags(subscriber.email, change, now)
+    return {"status": "updated", "email": profile.email, "tags": list(tags)}
