@@ -160,3 +160,10 @@ def test_unreadable_yaml(project: Path, capsys: pytest.CaptureFixture[str]) -> N
     code, errors = run(project, capsys, "onboarding")
     assert code == 1
     assert errors[0]["message"].startswith("cannot be read")
+
+
+def test_a_missing_partial_is_reported(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "templates" / "layout" / "footer.html").unlink()
+    code, errors = run(project, capsys, "onboarding")
+    assert code == 1
+    assert any("layout/footer" in e["message"] for e in errors), errors

@@ -191,3 +191,39 @@ def test_template_keys_are_the_html_and_text_objects() -> None:
         "onboarding/welcome.html",
         "onboarding/welcome.txt",
     )
+
+
+# --------------------------------------------------------------------------- partials
+
+
+def test_include_loads_a_shared_partial_from_the_same_source() -> None:
+    templates = FakeTemplates(
+        {
+            f"{WELCOME}.html": '{% assign title = "Hi" %}{% include "layout/header" %}<p>Body</p>',
+            f"{WELCOME}.txt": '{% include "layout/header" %}Body',
+            "layout/header.html": "<h1>{{ title }}, {{ first_name }}</h1>",
+            "layout/header.txt": "== {{ first_name }} ==\n",
+        }
+    )
+
+    email = render_email(templates, WELCOME, "Subject", context(first_name="<Jo>"))
+
+    assert email.html == "<h1>Hi, &lt;Jo&gt;</h1><p>Body</p>"  # partials autoescape too
+    assert email.text == "== <Jo> ==\nBody"  # text parts include the .txt partial
+
+
+def test_a_missing_partial_is_a_template_error_naming_it() -> None:
+    templates = FakeTemplates({f"{WELCOME}.html": '{% include "layout/nope" %}'})
+
+    with pytest.raises(TemplateError, match=r"layout/nope"):
+        render_email(templates, WELCOME, "Subject", context())
+
+
+def test_variables_used_follow_partials() -> None:
+    templates = FakeTemplates({"layout/footer.html": "{{ unsubscribe_url }} {{ company }}"})
+
+    used = variables_used(
+        '<p>{{ first_name }}</p>{% include "layout/footer" %}', templates=templates
+    )
+
+    assert used == {"first_name", "unsubscribe_url", "company"}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mailstep.cli.sequences import Project, Sequence
+from mailstep.cli.sequences import FileTemplateSource, Project, Sequence
 from mailstep.domain.errors import InvalidInput
 from mailstep.domain.lifecycle import pick_variant
 from mailstep.domain.models import Subscriber
@@ -20,15 +20,6 @@ SAMPLE = {
     "first_name": "Jane",
     "attributes": {"plan": "pro", "team_name": "Rocket", "company": "Example Ltd"},
 }
-
-
-class FileTemplateSource:
-    def __init__(self, root: Path) -> None:
-        self._root = root
-
-    def get(self, key: str) -> str | None:
-        path = self._root / key
-        return path.read_text() if path.is_file() else None
 
 
 @dataclass(frozen=True)

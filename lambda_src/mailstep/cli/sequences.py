@@ -47,6 +47,17 @@ class Problem:
         }
 
 
+class FileTemplateSource:
+    """Templates read from the project's templates/ folder (keys as in S3)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def get(self, key: str) -> str | None:
+        path = self._root / key
+        return path.read_text() if path.is_file() else None
+
+
 @dataclass(frozen=True)
 class Project:
     root: Path
@@ -283,6 +294,7 @@ def _variables_in(project: Project, key: str, subject: str) -> tuple[set[str], l
     from mailstep.domain.errors import TemplateError  # noqa: PLC0415
     from mailstep.domain.rendering import variables_used  # noqa: PLC0415
 
+    files = FileTemplateSource(project.templates_dir)
     used: set[str] = set()
     errors: list[str] = []
     sources = [
@@ -294,7 +306,9 @@ def _variables_in(project: Project, key: str, subject: str) -> tuple[set[str], l
         if path is not None and not path.exists():
             continue
         try:
-            used |= variables_used(path.read_text() if path else str(text), html=html)
+            content = path.read_text() if path else str(text)
+            # Subjects cannot include partials; bodies follow their {% include %}s.
+            used |= variables_used(content, html=html, templates=files if path else None)
         except TemplateError as exc:
             name = path.relative_to(project.root) if path else "subject"
             errors.append(f"{name} does not parse: {exc}")

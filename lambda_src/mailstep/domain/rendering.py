@@ -10,6 +10,9 @@ from typing import Any
 
 from liquid import BoundTemplate, Environment
 from liquid.exceptions import Error as LiquidError
+from liquid.exceptions import TemplateNotFound as LiquidTemplateNotFound
+from liquid.loaders import BaseLoader
+from liquid.loaders import TemplateSource as LiquidTemplateSource
 
 from mailstep.domain.errors import TemplateError, TemplateNotFound
 from mailstep.domain.headers import header_safe
@@ -26,36 +29,97 @@ class _Environment(Environment):
     context_depth_limit = 30
 
 
+class _PartialLoader(BaseLoader):
+    """``{% include "layout/footer" %}`` loads ``layout/footer.html`` (``.txt`` in text
+    parts) from the same template source as the email, so partials follow the source's
+    own caching (10 minutes from S3)."""
+
+    def __init__(self, templates: TemplateSource, extension: str) -> None:
+        super().__init__()
+        self._templates = templates
+        self._extension = extension
+
+    def get_source(self, env: Environment, template_name: str) -> LiquidTemplateSource:
+        key = f"{template_name}{self._extension}"
+        text = self._templates.get(key)
+        if text is None:
+            raise LiquidTemplateNotFound(key)
+        return LiquidTemplateSource(text, key, None)
+
+
+def _environment(html: bool, templates: TemplateSource | None) -> Environment:
+    # cache_size=0: the environment must not keep partials longer than the source does.
+    loader = _PartialLoader(templates, ".html" if html else ".txt") if templates else None
+    return (
+        _Environment(autoescape=html, loader=loader, cache_size=0)
+        if loader
+        else _PLAIN_OR_HTML[html]
+    )
+
+
 HTML = _Environment(autoescape=True)  # subscriber data can never inject markup
 PLAIN = _Environment(autoescape=False)  # subjects and text/plain parts
+_PLAIN_OR_HTML: dict[bool, Environment] = {True: HTML, False: PLAIN}
+
+
+_ENVIRONMENTS: dict[int, tuple[TemplateSource, dict[bool, Environment]]] = {}
+
+
+def _environments(templates: TemplateSource | None) -> dict[bool, Environment]:
+    """One pair of environments per template source (sources are long-lived: one per
+    Lambda container), kept by identity since sources need not be hashable."""
+    if templates is None:
+        return _PLAIN_OR_HTML
+    entry = _ENVIRONMENTS.get(id(templates))
+    if entry is None or entry[0] is not templates:
+        if len(_ENVIRONMENTS) >= 32:
+            _ENVIRONMENTS.clear()
+        entry = (templates, {html: _environment(html, templates) for html in (True, False)})
+        _ENVIRONMENTS[id(templates)] = entry
+    return entry[1]
 
 
 @functools.lru_cache(maxsize=256)
-def _parse(kind: str, source_hash: str, source: str) -> BoundTemplate:
-    env = HTML if kind == "html" else PLAIN
+def _parse(env: Environment, source_hash: str, source: str) -> BoundTemplate:
     return env.from_string(source)
 
 
-def parse(source: str, *, html: bool, name: str = "template") -> BoundTemplate:
-    """Parse (cached by content) or raise TemplateError naming the template."""
+def parse(
+    source: str, *, html: bool, name: str = "template", templates: TemplateSource | None = None
+) -> BoundTemplate:
+    """Parse (cached by content) or raise TemplateError naming the template. With
+    ``templates``, ``{% include %}`` loads partials from that source."""
     digest = hashlib.sha256(source.encode()).hexdigest()
     try:
-        return _parse("html" if html else "plain", digest, source)
+        return _parse(_environments(templates)[html], digest, source)
     except LiquidError as exc:
         raise TemplateError(f"{name}: {exc}") from exc
 
 
-def render(source: str, context: Mapping[str, Any], *, html: bool, name: str = "template") -> str:
-    template = parse(source, html=html, name=name)
+def render(
+    source: str,
+    context: Mapping[str, Any],
+    *,
+    html: bool,
+    name: str = "template",
+    templates: TemplateSource | None = None,
+) -> str:
+    template = parse(source, html=html, name=name, templates=templates)
     try:
         return template.render(**context)
     except LiquidError as exc:
         raise TemplateError(f"{name}: {exc}") from exc
 
 
-def variables_used(source: str, *, html: bool = True) -> set[str]:
-    """Top-level variable names a template reads (``a.b`` → ``a``)."""
-    analysis = parse(source, html=html).analyze()
+def variables_used(
+    source: str, *, html: bool = True, templates: TemplateSource | None = None
+) -> set[str]:
+    """Top-level variable names a template reads (``a.b`` → ``a``), partials included."""
+    template = parse(source, html=html, templates=templates)
+    try:
+        analysis = template.analyze(follow_partials=templates is not None)
+    except LiquidError as exc:
+        raise TemplateError(str(exc)) from exc
     return {name.split(".", 1)[0].split("[", 1)[0] for name in analysis.global_variables}
 
 
@@ -117,6 +181,10 @@ def render_email(
         raise TemplateError(f"{template}: the subject renders empty")
     return RenderedEmail(
         subject=rendered_subject,
-        html=render(html_source, context, html=True, name=html_key),
-        text=render(text_source, context, html=False, name=text_key) if text_source else None,
+        html=render(html_source, context, html=True, name=html_key, templates=source),
+        text=(
+            render(text_source, context, html=False, name=text_key, templates=source)
+            if text_source
+            else None
+        ),
     )
