@@ -43,9 +43,6 @@ class InvocationLog:
 
     invocations: list[Invocation] = field(default_factory=list)
 
-    def of(self, function_suffix: str) -> list[Invocation]:
-        return [i for i in self.invocations if i.function_name.endswith(function_suffix)]
-
 
 LOG = InvocationLog()
 

@@ -297,18 +297,6 @@ class OutboxMessage:
     real_time: float
     events: list[str] = field(default_factory=list)
 
-    @property
-    def sequence(self) -> str | None:
-        return self.headers.get("X-Mailstep-Sequence")
-
-    @property
-    def step(self) -> str | None:
-        return self.headers.get("X-Mailstep-Step")
-
-    @property
-    def template(self) -> str | None:
-        return self.headers.get("X-Mailstep-Template")
-
 
 class Outbox:
     """Every message sent; optionally mirrored to ``directory`` as JSON + HTML files."""
