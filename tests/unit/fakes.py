@@ -21,6 +21,7 @@ from mailstep.domain.models import (
     Subscriber,
     SubscriberStatus,
     Suppression,
+    UnsubscribeChange,
 )
 from mailstep.domain.services import STALE_CLAIM_SECONDS, RuntimeSettings, Services
 
@@ -97,13 +98,15 @@ class FakeStore:
         self._enter("get_status")
         return SubscriberStatus(self.profiles.get(email), self.suppressions.get(email))
 
-    def set_unsubscribed(self, email: str, now: str) -> bool:
+    def set_unsubscribed(self, email: str, now: str) -> UnsubscribeChange:
         self._enter("set_unsubscribed")
         profile = self.profiles.get(email)
         if profile is None:
-            return False
+            return "unknown"
+        if profile.unsubscribed:
+            return "already"
         self.profiles[email] = replace(profile, unsubscribed=True, updated_at=now)
-        return True
+        return "unsubscribed"
 
     def suppress(self, email: str, suppression: Suppression) -> None:
         self._enter("suppress")
@@ -192,12 +195,17 @@ class FakeStore:
         self._enter("has_been_sent")
         return (email, template) in self.templates_sent
 
+    def last_send(self, email: str) -> SendRecord | None:
+        self._enter("last_send")
+        mine = [record for address, record, _ in self.send_log if address == email]
+        return max(mine, key=lambda record: record.sent_at) if mine else None
+
     def add_counts(
-        self, sequence_id: str, step_id: str | None, counts: Mapping[str, int], now: str
+        self, scope: str, step_id: str | None, counts: Mapping[str, int], now: str
     ) -> None:
         self._enter("add_counts")
         for sk in ["COUNTERS", *([f"STEP#{step_id}"] if step_id else [])]:
-            self.counts.setdefault((sequence_id, sk), Counter()).update(counts)
+            self.counts.setdefault((scope, sk), Counter()).update(counts)
 
     # ------------------------------------------------------------------ arranging
 

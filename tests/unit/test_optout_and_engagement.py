@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 from fakes import SECRET, FakeEngagementStore, World
+from mailstep.domain.attribution import HEADER_BROADCAST, HEADER_SEQUENCE, HEADER_STEP
 from mailstep.domain.engagement import event_item, record_engagement
 from mailstep.domain.errors import InvalidToken
-from mailstep.domain.models import Execution
+from mailstep.domain.models import Execution, SendRecord
 from mailstep.domain.optout import handle_bounce_or_complaint, unsubscribe_with_token
 from mailstep.domain.ses_events import parse_ses_message
 from mailstep.domain.tokens import issue_token
@@ -161,3 +162,57 @@ def test_send_events_are_ignored(world: World) -> None:
     assert result == {"recorded": 0, "duplicates": 0, "ignored": "send"}
     assert events.items == {}
     assert world.store.counts == {}
+
+
+def sent(world: World, sent_at: str, **attribution: str) -> None:
+    world.store.record_send(
+        EMAIL, SendRecord(template="t/x", subject="Hi", message_id=sent_at, sent_at=sent_at,
+                          **{"sequence_id": None, **attribution}), None,
+    )  # fmt: skip
+
+
+def test_an_unsubscribe_is_counted_once_against_the_latest_email(world: World) -> None:
+    sent(world, "2025-03-01T00:00:00.000Z", sequence_id="onboarding", step_id="welcome")
+    sent(world, "2025-03-05T00:00:00.000Z", sequence_id="promo", step_id="offer")
+
+    unsubscribe_with_token(world.services, token_for(world))
+    unsubscribe_with_token(world.services, token_for(world))  # already unsubscribed
+
+    assert world.store.counts == {
+        ("promo", "COUNTERS"): {"unsubscribed": 1},
+        ("promo", "STEP#offer"): {"unsubscribed": 1},
+    }
+
+
+def test_an_unsubscribe_after_a_broadcast_counts_for_the_broadcast(world: World) -> None:
+    sent(world, "2025-03-01T00:00:00.000Z", sequence_id="onboarding", step_id="welcome")
+    sent(world, "2025-03-09T00:00:00.000Z", broadcast_id="spring-sale")
+
+    unsubscribe_with_token(world.services, token_for(world))
+
+    assert world.store.counts == {("broadcast#spring-sale", "COUNTERS"): {"unsubscribed": 1}}
+
+
+def test_an_unsubscribe_with_no_email_sent_counts_nothing(world: World) -> None:
+    unsubscribe_with_token(world.services, token_for(world))
+
+    assert world.store.profiles[EMAIL].unsubscribed is True
+    assert world.store.counts == {}
+
+
+def test_engagement_with_a_broadcast_email_counts_for_the_broadcast(world: World) -> None:
+    message = load_event("ses_event_click.json")
+    message["mail"]["headers"] = [
+        h for h in message["mail"]["headers"] if h["name"] not in (HEADER_SEQUENCE, HEADER_STEP)
+    ] + [{"name": HEADER_BROADCAST, "value": "spring-sale"}]
+    message["mail"].pop("tags", None)
+    event = parse_ses_message(message)
+
+    record_engagement(
+        FakeEngagementStore(), world.store, world.publisher, event, now_epoch=1, now_iso="n"
+    )
+
+    assert world.store.counts == {("broadcast#spring-sale", "COUNTERS"): {"clicked": 1}}
+    [detail] = world.publisher.of_type("email.clicked")
+    assert detail["broadcast_id"] == "spring-sale"
+    assert detail["sequence_id"] is None

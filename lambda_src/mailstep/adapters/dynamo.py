@@ -22,6 +22,7 @@ from mailstep.domain.models import (
     Subscriber,
     SubscriberStatus,
     Suppression,
+    UnsubscribeChange,
 )
 from mailstep.domain.services import STALE_CLAIM_SECONDS
 
@@ -85,6 +86,18 @@ def profile_from_item(item: Mapping[str, Any]) -> Profile:
         suppressed=bool(item.get("suppressed")),
         created_at=item.get("created_at", ""),
         updated_at=item.get("updated_at", ""),
+    )
+
+
+def send_record_from_item(item: Mapping[str, Any]) -> SendRecord:
+    return SendRecord(
+        sequence_id=item.get("sequence_id"),
+        template=item.get("template_key", ""),
+        subject=item.get("subject", ""),
+        message_id=item.get("message_id", ""),
+        sent_at=item.get("sent_at", ""),
+        step_id=item.get("step_id"),
+        broadcast_id=item.get("broadcast_id"),
     )
 
 
@@ -304,10 +317,10 @@ class DynamoSubscriberStore:
             else None,
         )
 
-    def set_unsubscribed(self, email: str, now: str) -> bool:
+    def set_unsubscribed(self, email: str, now: str) -> UnsubscribeChange:
         """Mark an existing profile unsubscribed; an unknown address creates nothing."""
         try:
-            self._db.update_item(
+            response = self._db.update_item(
                 TableName=self._table,
                 Key=key(sub_pk(email), PROFILE),
                 UpdateExpression=(
@@ -316,12 +329,14 @@ class DynamoSubscriberStore:
                 ),
                 ConditionExpression="attribute_exists(PK)",
                 ExpressionAttributeValues=serialize({":true": True, ":now": now}),
+                ReturnValues="UPDATED_OLD",
             )
         except ClientError as error:
             if _condition_failed(error):
-                return False
+                return "unknown"
             raise
-        return True
+        before = deserialize(response.get("Attributes") or {})
+        return "already" if before.get("unsubscribed") is True else "unsubscribed"
 
     def suppress(self, email: str, suppression: Suppression) -> None:
         """Record the suppression (even for unknown addresses: it blocks future sends) and
@@ -517,18 +532,23 @@ class DynamoSubscriberStore:
 
     def record_send(self, email: str, record: SendRecord, expires_at: int | None) -> None:
         """The send log row and the O(1) sent-template marker, together."""
+        attribution = {
+            "sequence_id": record.sequence_id,
+            "broadcast_id": record.broadcast_id,
+            "step_id": record.step_id,
+        }
         log = {
             "PK": sub_pk(email),
             "SK": f"SENT#{record.sent_at}#{record.message_id}",
             "email": email,
-            "sequence_id": record.sequence_id,
-            "step_id": record.step_id,
+            **{name: value for name, value in attribution.items() if value},
             "template_key": record.template,
             "subject": record.subject,
             "message_id": record.message_id,
             "sent_at": record.sent_at,
             "ttl": expires_at,
         }
+        origin = "sequence_id" if record.sequence_id else "broadcast_id"
         self._db.transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": self._table, "Item": serialize(log)}},
@@ -537,14 +557,15 @@ class DynamoSubscriberStore:
                         "TableName": self._table,
                         "Key": key(sub_pk(email), f"TPL#{record.template}"),
                         "UpdateExpression": (
-                            "SET last_sent_at = :at, last_message_id = :id, sequence_id = :seq, "
+                            "SET last_sent_at = :at, last_message_id = :id, #origin = :origin, "
                             "first_sent_at = if_not_exists(first_sent_at, :at) ADD send_count :one"
                         ),
+                        "ExpressionAttributeNames": {"#origin": origin},
                         "ExpressionAttributeValues": serialize(
                             {
                                 ":at": record.sent_at,
                                 ":id": record.message_id,
-                                ":seq": record.sequence_id,
+                                ":origin": record.sequence_id or record.broadcast_id or "",
                                 ":one": 1,
                             }
                         ),
@@ -556,21 +577,29 @@ class DynamoSubscriberStore:
     def has_been_sent(self, email: str, template: str) -> bool:
         return self._get(sub_pk(email), f"TPL#{template}") is not None
 
+    def last_send(self, email: str) -> SendRecord | None:
+        # Newest first and no filter, so Limit 1 really is the latest row.
+        for row in self.query(sub_pk(email), "SENT#", ScanIndexForward=False, Limit=1):
+            return send_record_from_item(row)
+        return None
+
     # ------------------------------------------------------------------ counters
 
     def add_counts(
-        self, sequence_id: str, step_id: str | None, counts: Mapping[str, int], now: str
+        self, scope: str, step_id: str | None, counts: Mapping[str, int], now: str
     ) -> None:
+        """Add to the counters of ``scope`` (a sequence id, or ``broadcast#<id>``) and of
+        its step, when there is one."""
         names = {f"#c{i}": name for i, name in enumerate(counts)}
         values: dict[str, Any] = {f":c{i}": n for i, n in enumerate(counts.values())}
-        values.update({":now": now, ":seq": sequence_id})
+        values.update({":now": now, ":scope": scope})
         adds = ", ".join(f"#c{i} :c{i}" for i in range(len(counts)))
         for sk in ["COUNTERS", *([f"STEP#{step_id}"] if step_id else [])]:
             self._db.update_item(
                 TableName=self._table,
-                Key=key(f"STATS#{sequence_id}", sk),
-                UpdateExpression=f"SET updated_at = :now, sequence_id = :seq ADD {adds}",
-                ExpressionAttributeNames=names,
+                Key=key(f"STATS#{scope}", sk),
+                UpdateExpression=f"SET updated_at = :now, #scope = :scope ADD {adds}",
+                ExpressionAttributeNames={**names, "#scope": "scope"},
                 ExpressionAttributeValues=serialize(values),
             )
 

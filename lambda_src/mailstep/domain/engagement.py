@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from mailstep.domain.attribution import stats_scope
 from mailstep.domain.ports import EngagementStore, EventPublisher, SubscriberStore
 from mailstep.domain.ses_events import SesEvent
 
@@ -33,6 +34,7 @@ def event_item(event: SesEvent, email: str, ttl: int) -> dict[str, Any]:
     optional = {
         "template_key": event.template,
         "sequence_id": event.sequence_id,
+        "broadcast_id": event.broadcast_id,
         "step_id": event.step_id,
         "subject": event.subject,
         "link": event.link,
@@ -64,12 +66,14 @@ def record_engagement(
             duplicates += 1  # SNS delivered it again: counters must not move twice
             continue
         recorded += 1
-        if event.sequence_id:
-            store.add_counts(event.sequence_id, event.step_id, {counter: 1}, now_iso)
+        scope = stats_scope(event.sequence_id, event.broadcast_id)
+        if scope:
+            store.add_counts(scope, event.step_id, {counter: 1}, now_iso)
         detail: Mapping[str, Any] = {
             "email": email,
             "message_id": event.message_id,
             "sequence_id": event.sequence_id,
+            **({"broadcast_id": event.broadcast_id} if event.broadcast_id else {}),
             "template": event.template,
             "step_id": event.step_id,
             **({"link": event.link} if event.link else {}),

@@ -7,20 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from mailstep.domain.attribution import (
-    HEADER_SEQUENCE,
-    HEADER_STEP,
-    HEADER_TEMPLATE,
-    TAG_SEQUENCE,
-    TAG_STEP,
-    TAG_TEMPLATE,
-    tag_value,
-)
+from mailstep.domain.attribution import Attribution
 from mailstep.domain.errors import InvalidInput, MailstepError
 from mailstep.domain.models import (
     Execution,
@@ -126,14 +118,12 @@ def send(svc: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
     subscriber = Subscriber.from_payload(payload.get("subscriber"))
     sender = Sender.from_payload(payload.get("sender"))
     template, subject, variant = _template_and_subject(payload, subscriber.email, sequence_id)
-    return _guarded_send(
+    return guarded_send(
         svc,
         subscriber=subscriber,
         sender=sender,
-        template=template,
+        attribution=Attribution(template, sequence_id=sequence_id, step_id=step_id),
         subject=subject,
-        sequence_id=sequence_id,
-        step_id=step_id,
         variant=variant,
         transactional=transactional,
         claim=(execution_arn, step_id),
@@ -151,34 +141,36 @@ def fire_and_forget(svc: Services, payload: Mapping[str, Any]) -> dict[str, Any]
     event_id = _event_id(payload)
     step_id = optional_str(payload, "step_id") or template.rsplit("/", 1)[-1]
     svc.store.upsert_profile(subscriber, iso(svc.now()))
-    return _guarded_send(
+    return guarded_send(
         svc,
         subscriber=subscriber,
         sender=sender,
-        template=template,
+        attribution=Attribution(template, sequence_id=sequence_id, step_id=step_id),
         subject=subject,
-        sequence_id=sequence_id,
-        step_id=step_id,
         variant=None,
         transactional=transactional,
         claim=(f"event:{sequence_id}:{event_id}", template) if event_id else None,
     )
 
 
-def _guarded_send(
+def guarded_send(
     svc: Services,
     *,
     subscriber: Subscriber,
     sender: Sender,
-    template: str,
+    attribution: Attribution,
     subject: str,
-    sequence_id: str,
-    step_id: str,
     variant: str | None,
     transactional: bool,
     claim: tuple[str, str] | None,
+    before_send: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
+    """Send one email unless the address opted out or the claim was already taken.
+
+    ``before_send`` runs after every check, just before SES (broadcasts take a slot from
+    the rate limiter there, so skipped recipients cost no send capacity)."""
     email = subscriber.email
+    template = attribution.template
     status = svc.store.get_status(email)
     if status.suppressed:
         return skipped("suppressed", template=template)
@@ -196,13 +188,13 @@ def _guarded_send(
             subscriber=subscriber,
             profile=status.profile,
             sender=sender,
-            template=template,
+            attribution=attribution,
             subject=subject,
-            sequence_id=sequence_id,
-            step_id=step_id,
             transactional=transactional,
             now=now,
         )
+        if before_send:
+            before_send()
         message_id = svc.mailer.send(outgoing)
     except Exception:
         if claim:
@@ -213,15 +205,15 @@ def _guarded_send(
     if claim:
         svc.store.complete_send(*claim, message_id)
     ttl = int(now.timestamp()) + settings.data_ttl_days * 86400 if settings.data_ttl_days else None
-    svc.store.record_send(
-        email,
-        SendRecord(sequence_id, template, outgoing.subject, message_id, iso(now), step_id),
-        ttl,
-    )
-    svc.store.add_counts(sequence_id, step_id, {"sent": 1}, iso(now))
+    record = SendRecord(
+        attribution.sequence_id, template, outgoing.subject, message_id, iso(now),
+        attribution.step_id, attribution.broadcast_id,
+    )  # fmt: skip
+    svc.store.record_send(email, record, ttl)
+    if attribution.scope:
+        svc.store.add_counts(attribution.scope, attribution.step_id, {"sent": 1}, iso(now))
     _publish(svc, "email.sent", {
-        "email": email, "sequence_id": sequence_id, "step_id": step_id,
-        "template": template, "message_id": message_id,
+        "email": email, **attribution.detail(), "message_id": message_id,
     })  # fmt: skip
     result: dict[str, Any] = {"status": "sent", "message_id": message_id, "template": template}
     if variant:
@@ -242,10 +234,8 @@ def _compose(
     subscriber: Subscriber,
     profile: Profile | None,
     sender: Sender,
-    template: str,
+    attribution: Attribution,
     subject: str,
-    sequence_id: str,
-    step_id: str,
     transactional: bool,
     now: datetime,
 ) -> OutgoingEmail:
@@ -265,8 +255,8 @@ def _compose(
         unsubscribe_url=unsubscribe_url,
         current_year=now.year,
     )
-    rendered = render_email(svc.templates, template, subject, context)
-    headers = [(HEADER_SEQUENCE, sequence_id), (HEADER_TEMPLATE, template), (HEADER_STEP, step_id)]
+    rendered = render_email(svc.templates, attribution.template, subject, context)
+    headers = attribution.headers()
     if not transactional:
         headers += [
             ("List-Unsubscribe", f"<{unsubscribe_url}>"),
@@ -280,11 +270,7 @@ def _compose(
         html=rendered.html,
         text=rendered.text,
         headers=tuple(headers),
-        tags={
-            TAG_SEQUENCE: tag_value(sequence_id),
-            TAG_TEMPLATE: tag_value(template),
-            TAG_STEP: tag_value(step_id),
-        },
+        tags=attribution.tags(),
     )
 
 

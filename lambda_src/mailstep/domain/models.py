@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from mailstep.domain.emails import normalise_email
 from mailstep.domain.errors import InvalidInput
@@ -138,14 +138,19 @@ class SubscriberStatus:
         return bool(self.profile and self.profile.unsubscribed)
 
 
+# What marking an address unsubscribed did: nothing (no such profile), nothing new, or it.
+UnsubscribeChange = Literal["unknown", "already", "unsubscribed"]
+
+
 @dataclass(frozen=True)
 class SendRecord:
-    sequence_id: str
+    sequence_id: str | None  # None for a broadcast email
     template: str
     subject: str
     message_id: str
     sent_at: str
     step_id: str | None = None
+    broadcast_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mailstep.domain.attribution import stats_scope
 from mailstep.domain.models import Suppression
 from mailstep.domain.services import Services, iso, stop_all_executions
 from mailstep.domain.ses_events import SesEvent
@@ -31,7 +32,11 @@ def unsubscribe_with_token(svc: Services, token: str | None) -> UnsubscribeResul
 def unsubscribe(
     svc: Services, email: str, cause: str = "Subscriber unsubscribed"
 ) -> UnsubscribeResult:
-    known = svc.store.set_unsubscribed(email, iso(svc.now()))
+    now = iso(svc.now())
+    change = svc.store.set_unsubscribed(email, now)
+    known = change != "unknown"
+    if change == "unsubscribed":
+        _count_against_last_email(svc, email, now)
     stopped = 0
     if known:
         stopped = stop_all_executions(
@@ -39,6 +44,15 @@ def unsubscribe(
         )
         svc.publisher.publish("subscriber.unsubscribed", {"email": email, "stopped_runs": stopped})
     return UnsubscribeResult(email=email, known=known, stopped=stopped)
+
+
+def _count_against_last_email(svc: Services, email: str, now: str) -> None:
+    """Credit the unsubscribe to the sequence step or broadcast of the latest email: the
+    one the subscriber most likely acted on (the link itself carries only the address)."""
+    last = svc.store.last_send(email)
+    scope = last and stats_scope(last.sequence_id, last.broadcast_id)
+    if last and scope:
+        svc.store.add_counts(scope, last.step_id, {"unsubscribed": 1}, now)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailstep.domain.attribution import (
+    HEADER_BROADCAST,
     HEADER_SEQUENCE,
     HEADER_STEP,
     HEADER_TEMPLATE,
+    TAG_BROADCAST,
     TAG_SEQUENCE,
     TAG_STEP,
     TAG_TEMPLATE,
@@ -41,6 +43,7 @@ class SesEvent:
     timestamp: str
     recipients: tuple[str, ...]
     sequence_id: str | None = None
+    broadcast_id: str | None = None
     template: str | None = None
     step_id: str | None = None
     subject: str | None = None
@@ -107,6 +110,7 @@ def parse_ses_message(message: Mapping[str, Any]) -> SesEvent:
         timestamp=str(detail.get("timestamp") or mail.get("timestamp") or ""),
         recipients=tuple(valid),
         sequence_id=headers.get(HEADER_SEQUENCE.lower()) or _tag(mail, TAG_SEQUENCE),
+        broadcast_id=headers.get(HEADER_BROADCAST.lower()) or _tag(mail, TAG_BROADCAST),
         template=headers.get(HEADER_TEMPLATE.lower())
         or template_from_tag(_tag(mail, TAG_TEMPLATE)),
         step_id=headers.get(HEADER_STEP.lower()) or _tag(mail, TAG_STEP),
