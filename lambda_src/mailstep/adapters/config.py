@@ -25,6 +25,9 @@ class Environment:
     event_bus: str | None
     config_parameter: str | None
     secret_parameter: str | None
+    broadcast_queue_url: str | None = None
+    broadcast_state_machine: str | None = None
+    broadcast_send_rate: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Environment:
@@ -44,7 +47,30 @@ class Environment:
             event_bus=env.get("MAILSTEP_EVENT_BUS", "").strip() or None,
             config_parameter=env.get("MAILSTEP_CONFIG_PARAMETER", "").strip() or None,
             secret_parameter=env.get("MAILSTEP_SECRET_PARAMETER", "").strip() or None,
+            broadcast_queue_url=env.get("MAILSTEP_BROADCAST_QUEUE_URL", "").strip() or None,
+            broadcast_state_machine=env.get("MAILSTEP_BROADCAST_STATE_MACHINE", "").strip() or None,
+            broadcast_send_rate=_positive(env, "MAILSTEP_BROADCAST_SEND_RATE", 10.0),
         )
+
+    def require(self, name: str) -> str:
+        """A setting only some functions need, with an error naming its variable."""
+        value = getattr(self, name)
+        if not value:
+            raise ConfigurationError(f"environment variable MAILSTEP_{name.upper()} is not set")
+        return str(value)
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ConfigurationError(f"environment variable {name} must be a positive number: {raw!r}")
+    return value
 
 
 def _get_parameter(name: str, *, decrypt: bool = False) -> str:

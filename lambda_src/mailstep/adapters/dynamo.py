@@ -69,7 +69,7 @@ def key(pk: str, sk: str) -> dict[str, Any]:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
 
 
-def _condition_failed(error: ClientError) -> bool:
+def condition_failed(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in (
         "ConditionalCheckFailedException",
         "TransactionCanceledException",
@@ -191,7 +191,7 @@ class DynamoSubscriberStore:
                     condition="attribute_exists(#attrs)",
                 )  # fmt: skip
         except ClientError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
             # New profile (or one without a map yet): create the map in one go.
             values = {**values, ":attrs": dict(subscriber.attributes)}
@@ -275,7 +275,7 @@ class DynamoSubscriberStore:
                     self._db.update_item(**update)
                     self._sync_tags(email, old, set(new), now)
             except ClientError as error:
-                if _condition_failed(error):
+                if condition_failed(error):
                     continue
                 raise
             return tuple(new)
@@ -332,7 +332,7 @@ class DynamoSubscriberStore:
                 ReturnValues="UPDATED_OLD",
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return "unknown"
             raise
         before = deserialize(response.get("Attributes") or {})
@@ -366,7 +366,7 @@ class DynamoSubscriberStore:
                 ),
             )
         except ClientError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
 
     # ------------------------------------------------------------------ executions
@@ -406,7 +406,7 @@ class DynamoSubscriberStore:
                 ]
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -431,7 +431,7 @@ class DynamoSubscriberStore:
                 ]
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -474,7 +474,7 @@ class DynamoSubscriberStore:
                 ExpressionAttributeValues={":owner": {"S": owner}},
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -501,7 +501,7 @@ class DynamoSubscriberStore:
                 ),
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -525,7 +525,7 @@ class DynamoSubscriberStore:
                 ExpressionAttributeValues={":pending": {"S": "pending"}},
             )
         except ClientError as error:
-            if not _condition_failed(error):
+            if not condition_failed(error):
                 raise
 
     # ------------------------------------------------------------------ send log
@@ -617,7 +617,7 @@ class DynamoEngagementStore:
                 ConditionExpression="attribute_not_exists(PK)",
             )
         except ClientError as error:
-            if _condition_failed(error):
+            if condition_failed(error):
                 return False
             raise
         return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 from mailstep.adapters import clients, config
 from mailstep.adapters.dynamo import DynamoEngagementStore, DynamoSubscriberStore
@@ -11,6 +12,9 @@ from mailstep.adapters.s3_templates import DisplayNames, S3TemplateSource
 from mailstep.adapters.ses import SesMailer
 from mailstep.adapters.sfn import SfnExecutionStopper
 from mailstep.domain.services import Services
+
+if TYPE_CHECKING:
+    from mailstep.domain.broadcasts import BroadcastServices
 
 
 @functools.cache
@@ -57,9 +61,39 @@ def services() -> Services:
     )
 
 
+@functools.cache
+def broadcast_services() -> BroadcastServices:
+    # Imported here: the broadcast code renders templates, and the handlers that never
+    # do should not pay for the template engine's import.
+    from mailstep.adapters.broadcasts import (  # noqa: PLC0415
+        DynamoBroadcastStore,
+        DynamoSendSlots,
+        SfnLoopRunner,
+        SqsRecipientQueue,
+    )
+    from mailstep.domain.broadcasts import BroadcastServices  # noqa: PLC0415
+
+    env = environment()
+    db = clients.client("dynamodb")
+    return BroadcastServices(
+        core=services(),
+        broadcasts=DynamoBroadcastStore(db, env.table),
+        queue=SqsRecipientQueue(clients.client("sqs"), env.require("broadcast_queue_url")),
+        runner=SfnLoopRunner(
+            clients.client("stepfunctions"), env.require("broadcast_state_machine")
+        ),
+        slots=DynamoSendSlots(db, env.table, env.broadcast_send_rate),
+        send_rate=env.broadcast_send_rate,
+    )
+
+
 def reset() -> None:
     """Forget every cached client, adapter and SSM value (tests; a new environment)."""
-    for cached in (environment, store, engagement_store, templates, publisher, stopper, services):
+    cached_values = (
+        environment, store, engagement_store, templates, publisher, stopper, services,
+        broadcast_services,
+    )  # fmt: skip
+    for cached in cached_values:
         cached.cache_clear()
     clients.reset()
     config.reset()
