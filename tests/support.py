@@ -132,3 +132,62 @@ class Aws:
 
     def execution_status(self, arn: str) -> str:
         return str(self.client("stepfunctions").describe_execution(executionArn=arn)["status"])
+
+
+# --------------------------------------------------------------------------- broadcasts
+
+BROADCAST_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:mailstep--broadcast"
+
+
+def broadcast_resources(aws: Aws, monkeypatch: Any, rate: str = "1000") -> str:
+    """The broadcast queue and state machine (a parked Wait: tests play the loop with
+    ``drive_broadcast``) and the functions' environment for them; returns the queue URL."""
+    from mailstep.adapters import wiring  # noqa: PLC0415 - lazy: unit runs skip it
+    from mailstep.handlers import broadcast_send  # noqa: PLC0415
+
+    queue = str(aws.client("sqs").create_queue(QueueName="mailstep-broadcast")["QueueUrl"])
+    wait = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+    aws.client("stepfunctions").create_state_machine(
+        name="mailstep--broadcast", definition=json.dumps(wait),
+        roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
+    )  # fmt: skip
+    monkeypatch.setenv("MAILSTEP_BROADCAST_QUEUE_URL", queue)
+    monkeypatch.setenv("MAILSTEP_BROADCAST_STATE_MACHINE", BROADCAST_MACHINE)
+    monkeypatch.setenv("MAILSTEP_BROADCAST_SEND_RATE", rate)
+    wiring.environment.cache_clear()  # keeps the clients, which carry the capture hooks
+    broadcast_send._cache.clear()  # a warm container's cache from an earlier test
+    return queue
+
+
+def drive_broadcast(aws: Aws) -> list[dict[str, Any]]:
+    """Play the broadcast state machine for its newest execution: resolve until done."""
+    from mailstep.handlers import broadcast  # noqa: PLC0415
+
+    sfn = aws.client("stepfunctions")
+    newest = sfn.list_executions(stateMachineArn=BROADCAST_MACHINE)["executions"][0]
+    state = json.loads(sfn.describe_execution(executionArn=newest["executionArn"])["input"])
+    steps = []
+    while not steps or not steps[-1]["done"]:
+        state = broadcast.handler({**state, "action": "resolve"}, LambdaContext())
+        steps.append(state)
+        assert len(steps) < 1000, "the loop does not end"
+    return steps
+
+
+class InProcessLambda:
+    """A Lambda client whose ``invoke`` runs a handler here (moto's invoke needs Docker),
+    answering in Lambda's shapes, ``FunctionError`` included."""
+
+    def __init__(self, handlers: dict[str, Any]) -> None:
+        self.handlers = handlers
+
+    def invoke(self, FunctionName: str, Payload: bytes, **_: Any) -> dict[str, Any]:  # noqa: N803
+        import io  # noqa: PLC0415
+
+        try:
+            result = self.handlers[FunctionName](json.loads(Payload), LambdaContext())
+        except Exception as exc:
+            error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+            return {"StatusCode": 200, "FunctionError": "Unhandled",
+                    "Payload": io.BytesIO(json.dumps(error).encode())}  # fmt: skip
+        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}

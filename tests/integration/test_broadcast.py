@@ -18,26 +18,25 @@ from mailstep.domain.broadcasts import BroadcastError
 from mailstep.domain.errors import InvalidInput
 from mailstep.domain.models import Subscriber
 from mailstep.handlers import broadcast, broadcast_send, unsubscribe
-from support import ACCOUNT, ENV, SENDER, Aws, LambdaContext, function_url_event
+from support import (
+    BROADCAST_MACHINE,
+    ENV,
+    SENDER,
+    Aws,
+    LambdaContext,
+    broadcast_resources,
+    drive_broadcast,
+    function_url_event,
+)
 
 TEMPLATE = "news/spring"
-MACHINE = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:mailstep--broadcast"
+MACHINE = BROADCAST_MACHINE
 
 
 @pytest.fixture
 def bc(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Aws:
     """The account plus the broadcast queue, state machine and a template."""
-    queue = aws.client("sqs").create_queue(QueueName="mailstep-broadcast")["QueueUrl"]
-    wait = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}}
-    aws.client("stepfunctions").create_state_machine(
-        name="mailstep--broadcast", definition=json.dumps(wait),
-        roleArn=f"arn:aws:iam::{ACCOUNT}:role/sfn",
-    )  # fmt: skip
-    monkeypatch.setenv("MAILSTEP_BROADCAST_QUEUE_URL", queue)
-    monkeypatch.setenv("MAILSTEP_BROADCAST_STATE_MACHINE", MACHINE)
-    monkeypatch.setenv("MAILSTEP_BROADCAST_SEND_RATE", "1000")
-    wiring.environment.cache_clear()  # keeps the clients, which carry the capture hooks
-    broadcast_send._cache.clear()  # a warm container's cache from an earlier test
+    broadcast_resources(aws, monkeypatch)
     aws.put_template(f"{TEMPLATE}.html", "<p>Hi {{ first_name | default: 'there' }}</p>")
     return aws
 
@@ -68,17 +67,7 @@ def create(context: LambdaContext, broadcast_id: str = "spring", **extra: Any) -
 
 
 def drive(aws: Aws, context: LambdaContext) -> list[dict[str, Any]]:
-    """Play the state machine for the newest execution: resolve until done."""
-    sfn = aws.client("stepfunctions")
-    newest = sfn.list_executions(stateMachineArn=MACHINE)["executions"][0]["executionArn"]
-    state = json.loads(sfn.describe_execution(executionArn=newest)["input"])
-    steps = []
-    while True:
-        state = invoke(context, action="resolve", **state)
-        steps.append(state)
-        if state["done"]:
-            return steps
-        assert len(steps) < 1000, "the loop does not end"
+    return drive_broadcast(aws)
 
 
 def consume(aws: Aws, context: LambdaContext, *, redeliver: bool = False) -> list[dict[str, Any]]:

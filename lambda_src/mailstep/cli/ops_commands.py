@@ -1,5 +1,5 @@
-"""Operator commands (``subscribers``, ``suppression``, ``events``, ``sequences``,
-``health``, ``templates``, ``send-test-event``) over ``mailstep.ops``.
+"""Operator commands (``subscribers``, ``broadcasts``, ``suppression``, ``events``,
+``sequences``, ``health``, ``templates``, ``send-test-event``) over ``mailstep.ops``.
 
 Each takes ``--json``; destructive ones print what they would do unless given ``--yes``.
 Where the deployment is comes from Terraform's outputs (``mailstep.ops.config``).
@@ -264,9 +264,84 @@ def _templates(sub: Any) -> None:
     validate.add_argument("--subject", default="", help="also check this subject line")
 
 
+def _key_values(pairs: list[str] | None) -> dict[str, Any]:
+    """``--attr plan=pro --attr seats=3``: values are JSON when they parse (3, true), else text."""
+    found: dict[str, Any] = {}
+    for pair in pairs or []:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise InvalidInput(f"--attr takes name=value: {pair!r}")
+        try:
+            found[name] = json.loads(raw)
+        except ValueError:
+            found[name] = raw
+    return found
+
+
+def _progress(record: dict[str, Any]) -> None:
+    print(f"  {record['status']}: {record.get('counted', 0)} recipients counted…", file=sys.stderr)
+
+
+def _create_broadcast(ops: Any, a: argparse.Namespace) -> Any:
+    created = ops.broadcasts.create(
+        a.broadcast_id, a.template, a.subject, a.sender, reply_to=a.reply_to,
+        tags=a.tag, attributes=_key_values(a.attr),
+    )  # fmt: skip
+    if a.no_wait:
+        return created
+    record = ops.broadcasts.wait(a.broadcast_id, progress=None if a.json else _progress)
+    if not a.json and record["status"] == "ready":
+        print(
+            f"dry run: {record['audience_size']} recipients. Send it with "
+            f"`mailstep broadcasts send {a.broadcast_id} --yes`.",
+            file=sys.stderr,
+        )
+    return record
+
+
+def _broadcasts(sub: Any) -> None:
+    group = sub.add_parser("broadcasts", help="one email to an audience: dry run, send, cancel")
+    commands = group.add_subparsers(dest="broadcasts_command", required=True)
+    create = _add(
+        commands, "create", "record a broadcast and count its audience (the dry run)",
+        _create_broadcast,
+    )  # fmt: skip
+    create.add_argument("broadcast_id", help="kebab-case id, e.g. spring-sale")
+    create.add_argument("--template", required=True, help="template key, e.g. news/spring")
+    create.add_argument("--subject", required=True)
+    create.add_argument("--from", dest="sender", required=True, help='"Acme <hi@acme.io>"')
+    create.add_argument("--reply-to")
+    create.add_argument("--tag", action="append", help="only subscribers with this tag (repeat)")
+    create.add_argument("--attr", action="append", help="only attribute name=value (repeat)")
+    create.add_argument("--no-wait", action="store_true", help="do not wait for the count")
+    send = _add(
+        commands, "send", "send a broadcast whose dry run finished",
+        lambda ops, a: ops.broadcasts.start(a.broadcast_id, dry_run=not a.yes,
+                                            expected_audience=a.expect),
+        act=True,
+    )  # fmt: skip
+    send.add_argument("broadcast_id")
+    send.add_argument("--expect", type=int, help="refuse unless the dry run counted this many")
+    cancel = _add(
+        commands, "cancel", "stop a broadcast; emails still queued are dropped",
+        lambda ops, a: ops.broadcasts.cancel(a.broadcast_id, dry_run=not a.yes), act=True,
+    )  # fmt: skip
+    cancel.add_argument("broadcast_id")
+    show = _add(
+        commands, "show", "status, progress and live counters",
+        lambda ops, a: ops.broadcasts.get(a.broadcast_id),
+    )  # fmt: skip
+    show.add_argument("broadcast_id")
+    _add(
+        commands, "list", "broadcasts, newest first",
+        lambda ops, a: ops.broadcasts.list(a.limit, a.cursor), paged=True,
+    )  # fmt: skip
+
+
 def register(sub: Any) -> None:
     """Add the operator commands to ``mailstep``'s subcommands."""
     _subscribers(sub)
+    _broadcasts(sub)
     _suppression(sub)
     _events(sub)
     _sequences(sub)

@@ -138,6 +138,7 @@ class Broadcast:
             "queued_at": self.queued_at,
             "finished_at": self.finished_at,
             "counters": dict(self.counters),
+            "processed": self.processed,
             "execution_arn": self.execution_arn,
             "error": self.error,
         }

@@ -54,6 +54,7 @@ def build_server(
     ops = functools.cache(ops_factory)
     _subscriber_tools(server, ops)
     _insight_tools(server, ops)
+    _broadcast_tools(server, ops)
     _template_tools(server, ops)
     _authoring_tools(server, functools.cache(project_factory))
     return server
@@ -109,6 +110,56 @@ def _subscriber_tools(server: MCPServer, ops: Callable[[], Ops]) -> None:
     def remove_suppression(email: str, dry_run: bool = True) -> dict[str, Any]:
         """Forget a suppression so the address can be emailed again."""
         return _guard(lambda: ops().remove_suppression(email, dry_run))
+
+
+def _broadcast_tools(server: MCPServer, ops: Callable[[], Ops]) -> None:
+
+    @server.tool()
+    def create_broadcast(  # noqa: PLR0917 - tool arguments are named by the client
+        broadcast_id: str,
+        template: str,
+        subject: str,
+        sender: str,
+        reply_to: str | None = None,
+        tags: list[str] | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Record a broadcast (one email to everyone with all `tags` and these attribute
+        values; no filter = every subscriber) and start its dry run, which counts the
+        audience without sending. Poll get_broadcast until status is `ready`, show the
+        user audience_size, then start_broadcast. Sends nothing."""
+        return _guard(
+            lambda: ops().broadcasts.create(
+                broadcast_id, template, subject, sender,
+                reply_to=reply_to, tags=tags, attributes=attributes,
+            )
+        )  # fmt: skip
+
+    @server.tool()
+    def get_broadcast(broadcast_id: str) -> dict[str, Any]:
+        """Status (counting, ready, sending, sent, cancelled, failed), dry-run count
+        (audience_size), progress (queued, processed) and live counters with rates."""
+        return _guard(lambda: ops().broadcasts.get(broadcast_id))
+
+    @server.tool()
+    def list_broadcasts(limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
+        """Broadcasts, newest first, one page."""
+        return _guard(lambda: ops().broadcasts.list(limit, cursor))
+
+    @server.tool()
+    def start_broadcast(
+        broadcast_id: str, dry_run: bool = True, expected_audience: int | None = None
+    ) -> dict[str, Any]:
+        """Send a `ready` broadcast to the audience its dry run counted, paced to the
+        deployment's send rate. Dry run by default: returns what will be sent to how many.
+        `expected_audience` refuses to start if the dry run counted a different number."""
+        return _guard(lambda: ops().broadcasts.start(broadcast_id, dry_run, expected_audience))
+
+    @server.tool()
+    def cancel_broadcast(broadcast_id: str, dry_run: bool = True) -> dict[str, Any]:
+        """Stop a broadcast: nothing more is queued and queued emails are dropped at send
+        time. Dry run by default."""
+        return _guard(lambda: ops().broadcasts.cancel(broadcast_id, dry_run))
 
 
 def _insight_tools(server: MCPServer, ops: Callable[[], Ops]) -> None:

@@ -38,13 +38,15 @@ from mailstep.domain.services import (
     iso,
     stop_all_executions,
 )
+from mailstep.ops.broadcasts import BroadcastOps
 from mailstep.ops.config import Config
 from mailstep.ops.paging import Page, check_limit, read_page
 
 STATUSES = ("active", "unsubscribed", "suppressed", "all")
 BOUNCE_THRESHOLD = 0.05
 COMPLAINT_THRESHOLD = 0.001
-ENGAGEMENT = tuple(TRACKED.values())  # delivered, opened, clicked, bounced, complained
+# delivered, opened, clicked, bounced, complained, plus opt-outs and replies
+ENGAGEMENT = (*TRACKED.values(), "unsubscribed", "replied")
 BATCH = 25
 OPERATOR_CAUSE = "Stopped by an operator"
 
@@ -91,6 +93,10 @@ class Ops:
     @property
     def store(self) -> DynamoSubscriberStore:
         return DynamoSubscriberStore(self.client("dynamodb"), self.config.table)
+
+    @property
+    def broadcasts(self) -> BroadcastOps:
+        return BroadcastOps(self)
 
     @property
     def stopper(self) -> SfnExecutionStopper:
@@ -535,8 +541,8 @@ class Ops:
         return {
             "sequence_id": sequence_id,
             "counters": counters,
-            "rates": _rates(counters),
-            "steps": {s: {"counters": c, "rates": _rates(c)} for s, c in sorted(steps.items())},
+            "rates": rates(counters),
+            "steps": {s: {"counters": c, "rates": rates(c)} for s, c in sorted(steps.items())},
         }
 
     def health(self) -> dict[str, Any]:
@@ -628,7 +634,7 @@ class Ops:
         return result
 
 
-def _rates(counters: dict[str, int]) -> dict[str, float | None]:
+def rates(counters: dict[str, int]) -> dict[str, float | None]:
     sent = counters.get("sent", 0)
     return {f"{name}_rate": _rate(counters.get(name, 0), sent) for name in ENGAGEMENT}
 
