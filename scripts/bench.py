@@ -33,6 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ZIP_TARGET_BYTES = 5_000_000
 BASELINE_MODULE = "boto3"
@@ -43,6 +44,9 @@ HANDLER_TARGETS: dict[str, float] = {
     "mailstep.handlers.unsubscribe": 1.5,
     "mailstep.handlers.bounce_handler": 1.5,
     "mailstep.handlers.engagement_handler": 1.5,
+    "mailstep.handlers.subscribe": 1.5,
+    "mailstep.handlers.broadcast": 2.0,
+    "mailstep.handlers.broadcast_send": 2.0,
 }
 # What the Lambda Python runtime puts on sys.path besides the function's code.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
@@ -122,6 +126,8 @@ class Bench:
     runtime_dir: Path  # boto3 & co, as the Lambda runtime provides them
     interpreter: str
     runs: int
+    recipients: int = 200
+    rate: float = 10.0
 
 
 def verdict(value: float, limit: float) -> str:
@@ -314,7 +320,195 @@ def build_runtime_dir(root: Path) -> Path:
     return runtime
 
 
-SECTIONS: list[Callable[[Bench], list[Table]]] = [zip_size_section, import_time_section]
+# --------------------------------------------------------------------------- broadcast
+
+
+def broadcast_section(bench: Bench) -> list[Table]:
+    """A broadcast to ``bench.recipients`` subscribers in an in-process moto account: the
+    real loop (``resolve``) and two concurrent ``broadcast-send`` consumers sharing the
+    rate limiter, against ``bench.rate``. Every SES call is timestamped."""
+    import threading  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from moto import mock_aws  # noqa: PLC0415 - dev dependency, bench only
+
+    os.environ.update({**LAMBDA_ENV, "MAILSTEP_BROADCAST_SEND_RATE": str(bench.rate)})
+    with mock_aws():
+        from mailstep.adapters import clients, schema, wiring  # noqa: PLC0415
+        from mailstep.domain import broadcasts  # noqa: PLC0415
+        from mailstep.handlers import broadcast_send  # noqa: PLC0415
+
+        wiring.reset()
+        queue = _bench_account(clients.client, bench.recipients, schema)
+        os.environ["MAILSTEP_BROADCAST_QUEUE_URL"] = queue
+        os.environ["MAILSTEP_BROADCAST_STATE_MACHINE"] = _parked_machine(clients.client)
+        wiring.environment.cache_clear()
+        sends: list[float] = []
+        clients.client("sesv2").meta.events.register(
+            "provide-client-params.sesv2.SendEmail", lambda **_: sends.append(time.monotonic())
+        )
+        bsvc = wiring.broadcast_services()
+        payload = {"broadcast_id": "bench", "template": "bench/news", "subject": "News",
+                   "sender": {"from": "Bench <bench@bench.test>"}}  # fmt: skip
+        started = time.monotonic()
+        broadcasts.create(bsvc, payload)
+        count_calls = _loop(bsvc, "count")
+        counted = time.monotonic() - started
+        broadcasts.start(bsvc, {"broadcast_id": "bench"})
+        send_started = time.monotonic()
+        send_calls = _loop(bsvc, "send")
+        stop = threading.Event()
+
+        def consume() -> None:
+            sqs = clients.client("sqs")
+            while not stop.is_set():
+                got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+                messages = got.get("Messages", [])
+                records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+                if records:
+                    broadcast_send.handler({"Records": records}, _BenchContext())
+                    for m in messages:
+                        sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+                elif len(sends) >= bench.recipients:
+                    return
+
+        workers = [threading.Thread(target=consume) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=bench.recipients / bench.rate * 3 + 60)
+        stop.set()
+        elapsed = max(sends) - send_started if sends else 0.0
+    peak = _peak_per_second(sends)
+    achieved = len(sends) / elapsed if elapsed else 0.0
+    chunk = broadcasts.chunk_size(bench.rate)
+    million = 1_000_000
+    iterations = -(-million // chunk)
+    table = Table(
+        f"Broadcast to {bench.recipients} subscribers at {bench.rate:g}/s "
+        "(in-process moto, 2 consumers)",
+        ("figure", "value", "target", "status"),
+        [
+            ("dry run (count) time", f"{counted:.1f} s", "", ""),
+            (
+                "emails sent (each once)",
+                str(len(sends)),
+                str(bench.recipients),
+                verdict(abs(len(sends) - bench.recipients), 0),
+            ),
+            (
+                "send throughput",
+                f"{achieved:.1f}/s",
+                f"<= {bench.rate:g}/s",
+                verdict(achieved, bench.rate * 1.001),
+            ),
+            (
+                "busiest 1-s window",
+                f"{peak} emails",
+                f"~{bench.rate:g} (+1 jitter)",
+                verdict(peak, bench.rate + 1),
+            ),
+            ("throughput / configured rate", f"{achieved / bench.rate:.0%}", "", ""),
+            ("loop calls (count + send)", f"{count_calls} + {send_calls}", "", ""),
+            (
+                "1M subscribers at this rate",
+                f"{million / bench.rate / 3600:.1f} h, "
+                f"{iterations} loop iterations in {-(-iterations // broadcasts.MAX_ITERATIONS)} "
+                "executions",
+                "",
+                "",
+            ),
+        ],
+    )
+    table.notes.append(
+        f"sends are spaced {1 / bench.rate:.3f} s apart by the limiter's slots; a call that "
+        "starts late can share a 1-s window with the next one (SES accepts short bursts "
+        "above the rate, not sustained ones)"
+    )
+    table.notes.append(
+        "the state machine's waits are skipped here: the consumers' shared limiter alone holds "
+        "the rate; above ~20/s in-process moto, not the limiter, caps the throughput"
+    )
+    return [table]
+
+
+class _BenchContext:
+    function_name = "mailstep-broadcast-send"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "bench"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 60_000
+
+
+def _bench_account(client: Callable[[str], object], recipients: int, schema: object) -> str:
+    db: Any = client("dynamodb")
+    db.create_table(TableName=LAMBDA_ENV["MAILSTEP_TABLE"], **schema.MAIN_TABLE)  # type: ignore[attr-defined]
+    s3: Any = client("s3")
+    s3.create_bucket(Bucket=LAMBDA_ENV["MAILSTEP_TEMPLATE_BUCKET"])
+    s3.put_object(Bucket=LAMBDA_ENV["MAILSTEP_TEMPLATE_BUCKET"], Key="bench/news.html",
+                  Body=b"<p>Hello {{ first_name }}</p>")  # fmt: skip
+    ses: Any = client("sesv2")
+    ses.create_email_identity(EmailIdentity="bench.test")
+    ssm: Any = client("ssm")
+    ssm.put_parameter(Name=LAMBDA_ENV["MAILSTEP_CONFIG_PARAMETER"], Type="String",
+                      Value=json.dumps({"unsubscribe_url": "https://u.bench.test/"}))  # fmt: skip
+    ssm.put_parameter(Name=LAMBDA_ENV["MAILSTEP_SECRET_PARAMETER"], Type="SecureString",
+                      Value="a-bench-secret-long-enough")  # fmt: skip
+    client("events").create_event_bus(Name=LAMBDA_ENV["MAILSTEP_EVENT_BUS"])  # type: ignore[attr-defined]
+    rows = [
+        {"PutRequest": {"Item": {
+            "PK": {"S": f"SUB#user{n}@bench.test"}, "SK": {"S": "PROFILE"},
+            "email": {"S": f"user{n}@bench.test"}, "first_name": {"S": f"U{n}"},
+            "unsubscribed": {"BOOL": False}, "suppressed": {"BOOL": False},
+        }}}
+        for n in range(recipients)
+    ]  # fmt: skip
+    for start in range(0, len(rows), 25):
+        db.batch_write_item(RequestItems={LAMBDA_ENV["MAILSTEP_TABLE"]: rows[start : start + 25]})
+    sqs: Any = client("sqs")
+    return str(sqs.create_queue(QueueName="bench-broadcast")["QueueUrl"])
+
+
+def _parked_machine(client: Callable[[str], object]) -> str:
+    sfn: Any = client("stepfunctions")
+    wait = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": True}}}
+    return str(sfn.create_state_machine(
+        name="bench--broadcast", definition=json.dumps(wait),
+        roleArn="arn:aws:iam::123456789012:role/bench",
+    )["stateMachineArn"])  # fmt: skip
+
+
+def _loop(bsvc: Any, mode: str) -> int:
+    """Play the state machine: resolve until done (its waits skipped)."""
+    from mailstep.domain import broadcasts  # noqa: PLC0415
+
+    state: dict[str, Any] = {"broadcast_id": "bench", "mode": mode, "cursor": None, "iteration": 0}
+    calls = 0
+    while True:
+        state = broadcasts.resolve(bsvc, state)
+        calls += 1
+        if state["done"]:
+            return calls
+
+
+def _peak_per_second(moments: list[float]) -> int:
+    """The most sends inside any one-second window."""
+    ordered, peak, first = sorted(moments), 0, 0
+    for last, moment in enumerate(ordered):
+        while moment - ordered[first] >= 1.0:
+            first += 1
+        peak = max(peak, last - first + 1)
+    return peak
+
+
+SECTIONS: list[Callable[[Bench], list[Table]]] = [
+    zip_size_section,
+    import_time_section,
+    broadcast_section,
+]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -326,7 +520,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=sys.executable,
         help="Python used for import timings (default: this one)",
     )
+    parser.add_argument("--broadcast-recipients", type=int, default=200)
+    parser.add_argument(
+        "--broadcast-rate", type=float, default=10.0,
+        help="emails/second (keep it below what in-process moto can serve, ~20/s)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.broadcast_recipients < 1 or args.broadcast_rate <= 0:
+        parser.error("--broadcast-recipients and --broadcast-rate must be positive")
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     return args
@@ -348,6 +549,8 @@ def main(argv: list[str] | None = None) -> int:
             runtime_dir=build_runtime_dir(root),
             interpreter=args.interpreter,
             runs=args.runs,
+            recipients=args.broadcast_recipients,
+            rate=args.broadcast_rate,
         )
         for section in SECTIONS:
             for table in section(bench):

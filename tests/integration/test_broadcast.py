@@ -346,27 +346,29 @@ def test_unknown_actions_and_bad_modes_are_refused(bc: Aws, context: LambdaConte
         invoke(context, action="resolve", broadcast_id="spring", mode="fast")
 
 
-def test_the_rate_limiter_admits_the_rate_per_window_across_consumers(bc: Aws) -> None:
+def test_the_rate_limiter_spaces_sends_across_consumers(bc: Aws) -> None:
     now = [1000.0]
     sleeps: list[float] = []
 
     def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
+        sleeps.append(round(seconds, 6))
         now[0] += seconds
 
     def limiter(rate: float) -> DynamoSendSlots:
         return DynamoSendSlots(bc.client("dynamodb"), ENV["MAILSTEP_TABLE"], rate,
                                clock=lambda: now[0], sleep=sleep)  # fmt: skip
 
-    a, b = limiter(5), limiter(5)  # two consumers share the window
-    for slots in (a, b, a, b, a):
+    a, b = limiter(4), limiter(4)  # two consumers share the slots (0.25 s each)
+    starts = []
+    for slots in (a, b, a, b, a, b):
         slots.acquire()
-    assert sleeps == []
-    b.acquire()  # the sixth in the same second waits for the next one
-    assert sleeps == [1.0]
-    assert now[0] == 1001.0
+        starts.append(now[0])
 
-    half = limiter(0.5)  # one email every two seconds
-    assert (half.window, half.per_window) == (2, 1)
+    assert starts == [1000.0, 1000.25, 1000.5, 1000.75, 1001.0, 1001.25]
+    assert sleeps == [0.25] * 5
+    slow = limiter(0.5)  # one email every two seconds
+    slow.acquire()
+    slow.acquire()
+    assert now[0] == 1004.0
     with pytest.raises(ValueError, match="positive"):
         limiter(0)

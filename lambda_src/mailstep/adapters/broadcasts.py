@@ -324,9 +324,12 @@ class SfnLoopRunner:
 
 
 class DynamoSendSlots:
-    """A shared rate limiter: at most ``per_window`` sends in each window of
-    ``window`` seconds, counted in ``RATE#<window start>`` items (TTL two minutes)
-    that every consumer updates atomically. Blocks until a slot is free."""
+    """A rate limiter shared by every consumer: time is cut into slots of 1/rate seconds
+    and each send reserves one (a conditional put of ``RATE#<slot>``, kept two minutes),
+    then waits for the slot to begin. Sends are spaced evenly, never bunched at a
+    window's edge, and however many consumers run, at most one email starts per slot."""
+
+    LOOKAHEAD = 1000  # slots searched before giving up (other consumers hold the rest)
 
     def __init__(
         self,
@@ -341,28 +344,29 @@ class DynamoSendSlots:
             raise ValueError("the send rate must be positive")
         self._db = client
         self._table = table
-        self.window = max(1, math.ceil(1 / rate))
-        self.per_window = max(1, math.floor(rate * self.window))
+        self.interval = 1.0 / rate
         self._clock = clock
         self._sleep = sleep
+        self._last = -1
 
     def acquire(self) -> None:
-        while True:
-            now = self._clock()
-            start = int(now // self.window * self.window)
+        now = self._clock()
+        slot = max(math.ceil(now / self.interval - 1e-9), self._last + 1)
+        for candidate in range(slot, slot + self.LOOKAHEAD):
             try:
-                self._db.update_item(
+                self._db.put_item(
                     TableName=self._table,
-                    Key=key(f"RATE#{start}", "RATE"),
-                    UpdateExpression="ADD used :one SET #ttl = :ttl",
-                    ConditionExpression="attribute_not_exists(used) OR used < :limit",
-                    ExpressionAttributeNames={"#ttl": "ttl"},
-                    ExpressionAttributeValues=serialize(
-                        {":one": 1, ":limit": self.per_window, ":ttl": start + 120}
-                    ),
-                )
-                return
+                    Item=serialize({"PK": f"RATE#{candidate}", "SK": "RATE",
+                                    "ttl": int(now) + 120}),
+                    ConditionExpression="attribute_not_exists(PK)",
+                )  # fmt: skip
             except ClientError as error:
                 if not condition_failed(error):
                     raise
-            self._sleep(max(0.001, start + self.window - self._clock()))
+                continue
+            self._last = candidate
+            wait = candidate * self.interval - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+            return
+        raise RuntimeError("no free send slot: more consumers than the rate can serve")
