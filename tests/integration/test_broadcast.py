@@ -372,3 +372,32 @@ def test_the_rate_limiter_spaces_sends_across_consumers(bc: Aws) -> None:
     assert now[0] == 1004.0
     with pytest.raises(ValueError, match="positive"):
         limiter(0)
+
+
+def test_a_loop_aborted_by_hand_marks_the_broadcast_failed_but_not_a_cancelled_one(
+    bc: Aws, context: LambdaContext
+) -> None:
+    from mailstep.handlers import send_email  # noqa: PLC0415
+
+    people(2)
+    created = create(context)
+
+    def ended(broadcast_id: str, status: str) -> dict[str, Any]:
+        event = {
+            "detail-type": "Step Functions Execution Status Change", "source": "aws.states",
+            "detail": {"status": status, "executionArn": created["execution_arn"],
+                       "stateMachineArn": MACHINE,
+                       "input": json.dumps({"broadcast_id": broadcast_id, "mode": "count"})},
+        }  # fmt: skip
+        return send_email.handler(event, context)
+
+    assert ended("spring", "SUCCEEDED")["status"] == "skipped"
+    assert ended("spring", "ABORTED") == {"status": "failed"}
+    record = invoke(context, action="get", broadcast_id="spring")
+    assert record["status"] == "failed"
+    assert "ended ABORTED" in record["error"]
+
+    create(context, broadcast_id="autumn")
+    invoke(context, action="cancel", broadcast_id="autumn")
+    assert ended("autumn", "ABORTED") == {"status": "unchanged"}
+    assert invoke(context, action="get", broadcast_id="autumn")["status"] == "cancelled"

@@ -10,6 +10,7 @@ slot from the shared rate limiter before SES. Pure: every effect goes through po
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +32,7 @@ STATUSES = ("counting", "ready", "sending", "sent", "cancelled", "failed")
 CANCELLABLE = ("counting", "ready", "sending")
 MODES = {"count": "counting", "send": "sending"}  # the status each loop mode runs under
 
+LOOP_SUFFIX = "--broadcast"  # the loop's state machine is <name_prefix>--broadcast
 PACE_SECONDS = 60  # a send-mode chunk is one minute of sending at the configured rate
 MAX_CHUNK = 5000
 COUNT_CHUNK = 20000  # profiles examined per count call
@@ -302,6 +304,32 @@ def fail(bsvc: BroadcastServices, payload: Mapping[str, Any]) -> dict[str, Any]:
         broadcast_id, ["counting", "sending"], "failed", now, finished_at=now, error=text[:1000]
     )
     return {"status": "failed" if moved else "unchanged"}
+
+
+def after_status_change(bsvc: BroadcastServices, event: Mapping[str, Any]) -> dict[str, Any]:
+    """A broadcast loop that was aborted (by hand), timed out or failed outside its catch
+    path: mark the broadcast failed, unless a cancel already ended it."""
+    detail = event.get("detail")
+    if not isinstance(detail, Mapping):
+        raise InvalidInput("status-change event without detail")
+    status = detail.get("status")
+    if status not in ("FAILED", "TIMED_OUT", "ABORTED"):
+        return skipped("not_an_abnormal_end", execution_status=status)
+    try:
+        run_input = json.loads(detail.get("input") or "{}")
+    except ValueError:
+        run_input = {}
+    if not isinstance(run_input, Mapping) or not run_input.get("broadcast_id"):
+        return skipped("no_broadcast_id", execution_status=status)
+    error = f"the broadcast loop ended {status}: {detail.get('executionArn')}"
+    return fail(bsvc, {"broadcast_id": run_input["broadcast_id"], "error": error})
+
+
+def is_loop_execution(event: Mapping[str, Any]) -> bool:
+    """Whether a Step Functions status-change event is about a broadcast loop."""
+    detail = event.get("detail")
+    arn = detail.get("stateMachineArn") if isinstance(detail, Mapping) else None
+    return isinstance(arn, str) and arn.rsplit(":", 1)[-1].endswith(LOOP_SUFFIX)
 
 
 def _existing(bsvc: BroadcastServices, payload: Mapping[str, Any]) -> Broadcast:

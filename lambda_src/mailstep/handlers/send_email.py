@@ -1,4 +1,5 @@
-"""SendEmail: register / send / fire_and_forget / complete, and clean-up after abnormal ends."""
+"""SendEmail: register / send / fire_and_forget / complete, and clean-up after abnormal
+ends (of sequence runs, and of broadcast loops: their broadcast is marked failed)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mailstep.adapters.wiring import services
-from mailstep.domain import lifecycle
+from mailstep.adapters.wiring import broadcast_services, services
+from mailstep.domain import broadcasts, lifecycle
 from mailstep.domain.errors import InvalidInput
 from mailstep.domain.services import Services
 from mailstep.observability import logger, metrics
@@ -28,7 +29,10 @@ ACTIONS: dict[str, Callable[[Services, Mapping[str, Any]], dict[str, Any]]] = {
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise InvalidInput("event must be a JSON object")
-    if event.get("detail-type") == lifecycle.STATUS_CHANGE:
+    if event.get("detail-type") == lifecycle.STATUS_CHANGE and broadcasts.is_loop_execution(event):
+        action = "broadcast_cleanup"
+        result = broadcasts.after_status_change(broadcast_services(), event)
+    elif event.get("detail-type") == lifecycle.STATUS_CHANGE:
         action = "cleanup"
         result = lifecycle.cleanup_after_status_change(services(), event)
     else:
