@@ -11,7 +11,7 @@ from support import ROOT
 SKILLS = sorted((ROOT / "skills").glob("*/SKILL.md"))
 EXPECTED = {
     "create-sequence", "validate", "deploy", "inspect-sequence",
-    "investigate-subscriber", "teardown", "first-time-setup",
+    "investigate-subscriber", "teardown", "first-time-setup", "broadcast",
 }  # fmt: skip
 
 
