@@ -8,7 +8,7 @@ from mailstep.adapters import clients, config
 from mailstep.adapters.dynamo import DynamoEngagementStore, DynamoSubscriberStore
 from mailstep.adapters.events import EventBridgePublisher
 from mailstep.adapters.s3_templates import DisplayNames, S3TemplateSource
-from mailstep.adapters.ses import SesMailer
+from mailstep.adapters.ses import SesMailer, SesRawMailer
 from mailstep.adapters.sfn import SfnExecutionStopper
 from mailstep.domain.services import Services
 
@@ -44,6 +44,11 @@ def stopper() -> SfnExecutionStopper:
 
 
 @functools.cache
+def raw_mailer() -> SesRawMailer:
+    return SesRawMailer(clients.client("sesv2"))
+
+
+@functools.cache
 def services() -> Services:
     env = environment()
     return Services(
@@ -59,7 +64,16 @@ def services() -> Services:
 
 def reset() -> None:
     """Forget every cached client, adapter and SSM value (tests; a new environment)."""
-    for cached in (environment, store, engagement_store, templates, publisher, stopper, services):
+    for cached in (
+        environment,
+        store,
+        engagement_store,
+        templates,
+        publisher,
+        stopper,
+        raw_mailer,
+        services,
+    ):
         cached.cache_clear()
     clients.reset()
     config.reset()

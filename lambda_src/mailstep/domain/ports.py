@@ -57,6 +57,9 @@ class SubscriberStore(Protocol):
     def add_counts(
         self, sequence_id: str, step_id: str | None, counts: Mapping[str, int], now: str
     ) -> None: ...
+    def find_send(self, email: str, message_id: str) -> dict[str, Any] | None:
+        """The send log row of ``email`` for SES message ``message_id``, if any."""
+        ...
 
 
 class EngagementStore(Protocol):
@@ -71,6 +74,12 @@ class TemplateSource(Protocol):
 
 class Mailer(Protocol):
     def send(self, email: OutgoingEmail) -> str: ...
+
+
+class RawMailer(Protocol):
+    def send_raw(self, from_address: str, to: str, raw: bytes) -> str:
+        """Send a complete MIME message as it is; returns the SES message id."""
+        ...
 
 
 class ExecutionStopper(Protocol):
