@@ -313,6 +313,7 @@ MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
         "aws_lambda_function_url", "unsubscribe", "function_name", "mailstep-send-email"
     ),
     "untagged resource": _set("aws_sqs_queue", "lambda_dlq", "tags", None),
+    "inbound mail not scanned": _set("aws_ses_receipt_rule", "replies", "scan_enabled", False),
     "wildcard action": lambda plan: _policy_statement(
         plan,
         "check-condition",
