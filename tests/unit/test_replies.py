@@ -177,6 +177,17 @@ def test_plain_text_is_preferred_over_html() -> None:
     assert reply.text == "plain words"
 
 
+def test_a_body_in_an_unknown_charset_falls_back_to_the_html_part() -> None:
+    content = mime(text="plain words", html="<p>html words</p>").replace(
+        'text/plain; charset="utf-8"', 'text/plain; charset="x-no-such-charset"', 1
+    )
+
+    reply = parse_inbound(notification(content))
+
+    assert reply is not None
+    assert reply.text == "html words"
+
+
 def test_a_huge_body_is_capped() -> None:
     reply = parse_inbound(notification(mime(text="x" * (MAX_BODY_CHARS * 3))))
 

@@ -97,12 +97,17 @@ def html_to_text(html: str) -> str:
 
 
 def _body_text(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    if part is not None:
-        return str(part.get_content()).strip()
-    part = message.get_body(preferencelist=("html",))
-    if part is not None:
-        return html_to_text(str(part.get_content()))
+    """text/plain, else the HTML as text; "" when neither decodes (an unknown charset
+    must not make the reply fail on every delivery)."""
+    for subtype in ("plain", "html"):
+        part = message.get_body(preferencelist=(subtype,))
+        if part is None:
+            continue
+        try:
+            content = str(part.get_content())
+        except (LookupError, ValueError, KeyError):
+            continue
+        return content.strip() if subtype == "plain" else html_to_text(content)
     return ""
 
 
