@@ -28,6 +28,7 @@ module "core" {
   tracking_redirect_domain   = var.tracking_redirect_domain
   alarm_topic_arn            = var.alarm_topic_arn
   deletion_protection        = var.deletion_protection
+  reply_capture              = var.reply_capture
 }
 
 # --- sequences ---------------------------------------------------------------

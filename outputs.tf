@@ -58,6 +58,11 @@ output "ses_dns_records" {
   value       = module.core.ses_dns_records
 }
 
+output "replies_topic_arn" {
+  description = "SNS topic SES publishes inbound replies to (reply_capture); null when off."
+  value       = module.core.replies_topic_arn
+}
+
 output "state_machine_arns" {
   description = "State machine ARNs keyed by sequence id (one per sequences/<id>.yaml)."
   value       = { for id, m in module.sequence : id => m.state_machine_arn }

@@ -99,3 +99,9 @@ variable "unsubscribe_base_url" {
   description = "URL unsubscribe links point at when not the unsubscribe Function URL (e.g. a custom domain in front of it; the local sandbox sets its own). null uses the Function URL."
   default     = null
 }
+
+variable "reply_capture" {
+  type        = object({ recipients = list(string), activate = optional(bool, false), forward_to = optional(string) })
+  description = "Reply capture; null (default) keeps it off. See modules/core: `recipients` (addresses or domains SES receives for), `activate` (makes our receipt rule set the account's ACTIVE one in the region, replacing any other), `forward_to` (an address each reply is forwarded to)."
+  default     = null
+}

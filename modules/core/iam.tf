@@ -11,7 +11,7 @@ locals {
     "dynamodb:ConditionCheckItem", # TransactWriteItems checks these per item
   ]
 
-  grants = {
+  grants = merge({
     send-email = {
       main_table      = local.table_read_write
       events_table    = []
@@ -67,7 +67,7 @@ locals {
       parameters      = []
       put_events      = false
     }
-  }
+  }, local.reply_grants)
 }
 
 data "aws_iam_policy_document" "lambda_assume" {
@@ -142,6 +142,16 @@ data "aws_iam_policy_document" "function" {
         "arn:${local.partition}:ses:${local.region}:${local.account_id}:identity/*",
         aws_ses_configuration_set.this.arn,
       ]
+    }
+  }
+
+  # Forwarded replies are raw messages sent without the configuration set (replies.tf).
+  dynamic "statement" {
+    for_each = try(each.value.forward_replies, false) ? [1] : []
+    content {
+      sid       = "ForwardReplies"
+      actions   = ["ses:SendEmail", "ses:SendRawEmail"]
+      resources = ["arn:${local.partition}:ses:${local.region}:${local.account_id}:identity/*"]
     }
   }
 

@@ -1,7 +1,7 @@
-# The six functions of the runtime contract, all from one zip.
+# The functions of the runtime contract, all from one zip (reply: replies.tf).
 
 locals {
-  functions = {
+  functions = merge({
     send-email = {
       description = "Registers, sends, completes and cleans up sequence runs"
       handler     = "mailstep.handlers.send_email.handler"
@@ -44,7 +44,7 @@ locals {
       timeout     = 10
       async       = true # EventBridge invokes it asynchronously
     }
-  }
+  }, local.reply_functions)
 
   # Every function gets the same environment (runtime contract).
   environment = {

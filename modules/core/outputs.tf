@@ -153,3 +153,13 @@ output "ses_dns_records" {
     }]
   )
 }
+
+output "replies_topic_arn" {
+  description = "ARN of the SNS topic SES publishes inbound replies to; null when reply_capture is off."
+  value       = one(aws_sns_topic.replies[*].arn)
+}
+
+output "replies_rule_set_name" {
+  description = "Name of the SES receipt rule set holding the reply rule (active only with reply_capture.activate); null when reply_capture is off."
+  value       = one(aws_ses_receipt_rule_set.replies[*].rule_set_name)
+}

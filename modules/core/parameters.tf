@@ -8,13 +8,13 @@ resource "aws_ssm_parameter" "config" {
   name        = local.parameter_names.config
   description = "mailstep runtime configuration (JSON), read by the functions with a 5-minute cache"
   type        = "String"
-  value = jsonencode({
+  value = jsonencode(merge({
     unsubscribe_url   = local.unsubscribe_url
     data_ttl_days     = var.data_ttl_days
     events_ttl_days   = var.events_ttl_days
     token_ttl_days    = var.token_ttl_days
     display_names_key = "display-names.json"
-  })
+  }, local.reply_forward ? { reply_forward_to = var.reply_capture.forward_to } : {}))
 
   tags = local.tags
 }

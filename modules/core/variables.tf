@@ -205,3 +205,27 @@ variable "templates_bucket_force_destroy" {
   description = "Let `terraform destroy` delete the templates bucket even if it holds objects Terraform does not manage (or old versions)."
   default     = false
 }
+
+variable "reply_capture" {
+  type        = object({ recipients = list(string), activate = optional(bool, false), forward_to = optional(string) })
+  description = "Reply capture (off when null): an SES receipt rule set `<name_prefix>-replies` whose rule sends mail for `recipients` (addresses or domains, e.g. the sequences' reply-to address; point the domain's MX record at inbound-smtp.<region>.amazonaws.com in a region where SES receives mail) to an SNS topic and the `reply` function, which records replies, counts them and publishes `email.replied`. `activate = true` makes it the account's ACTIVE receipt rule set in this region: there is only one, so this REPLACES any rule set already active (leave it false and add our rule to your active set yourself if you have one). `forward_to` forwards each reply to that address too."
+  default     = null
+
+  validation {
+    condition = var.reply_capture == null || (
+      length(try(var.reply_capture.recipients, [])) > 0 &&
+      alltrue([for r in try(var.reply_capture.recipients, []) : can(regex(
+        "^([A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}$", r
+      ))])
+    )
+    error_message = "reply_capture.recipients must list at least one email address (replies@acme.io) or domain (acme.io)."
+  }
+
+  validation {
+    condition = try(var.reply_capture.forward_to, null) == null || can(regex(
+      "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}$",
+      try(var.reply_capture.forward_to, "")
+    ))
+    error_message = "reply_capture.forward_to must be one email address, such as support@acme.io (or null)."
+  }
+}

@@ -159,3 +159,45 @@ def test_the_outbox_index_lists_every_email(stack: Demo) -> None:
         page = f"{number:04d}-{message['message_id']}.html"
         assert page in html
         assert (stack.paths.outbox / page).read_text() == message["html"]
+
+
+def test_a_reply_ends_the_trial_run_is_recorded_counted_and_forwarded(stack: Demo) -> None:
+    """trial-expiring exits on email.replied: the reply goes through SES receiving (as
+    `mailstep local reply` sends it), the reply function, the bus and the exit rule."""
+    email = "replier@example.com"
+    stack.put(
+        event(
+            "trial.started",
+            {"email": email, "firstName": "Rita", "plan": "starter", "eventId": "evt-reply-1"},
+        )
+    )
+    wait_for(lambda: templates_sent_to(stack, email), "the trial welcome email")
+    [welcome] = [m for m in stack.messages() if m["to"] == [email]]
+    run_arn = item(stack, f"SUB#{email}", "EXEC#trial-expiring")["execution_arn"]["S"]
+
+    control.reply(stack.paths, welcome["message_id"], text="Can we talk about pricing?")
+
+    wait_for(lambda: not item(stack, f"SUB#{email}", "EXEC#trial-expiring"), "the run to exit")
+    sfn = control.aws_client(stack.info, "stepfunctions")
+    wait_for(
+        lambda: sfn.describe_execution(executionArn=run_arn)["status"] == "ABORTED",
+        "the execution to be stopped",
+    )
+    assert not item(stack, "SEQ#trial-expiring", f"SUB#{email}")
+    db = control.aws_client(stack.info, "dynamodb")
+    events = db.query(
+        TableName=stack.info["outputs"]["events_table_name"],
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"SUB#{email}"}},
+    )["Items"]
+    [reply] = [e for e in events if e["event_type"]["S"] == "reply"]
+    assert reply["in_reply_to"]["S"] == welcome["message_id"]
+    assert reply["sequence_id"]["S"] == "trial-expiring"
+    assert reply["body"]["S"].startswith("Can we talk about pricing?")
+    stats = item(stack, "STATS#trial-expiring", "STEP#trial-welcome")
+    assert int(stats["replied"]["N"]) >= 1
+    forwarded = [m for m in stack.messages() if m["subject"] == f"Re: {welcome['subject']}"]
+    assert [m["to"] for m in forwarded] == [["team@acme.test"]]
+    assert forwarded[0]["headers"]["From"] == f'"Reply from {email}" <support@acme.test>'
+    time.sleep(8)  # past the trial's first wait (7 simulated days): nothing more is sent
+    assert templates_sent_to(stack, email) == ["trial-expiring/trial-welcome"]

@@ -24,7 +24,14 @@ from mailstep.local import server
 
 pytestmark = pytest.mark.terraform
 
-CORE_INPUTS_TO_APPLY = ["-var", "deletion_protection=false"]
+CORE_INPUTS_TO_APPLY = [
+    "-var",
+    "deletion_protection=false",
+    # Reply capture on, activated and forwarding: apply, re-plan, compliance and destroy
+    # cover its receipt rule set, topic, function and grants too.
+    "-var",
+    'reply_capture={recipients=["acme.test"], activate=true, forward_to="team@acme.test"}',
+]
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 COMPLIANCE_FEATURES = ROOT / "tests" / "terraform" / "compliance"
 ALARM_TOPIC = "arn:aws:sns:us-east-1:123456789012:ops-alerts"
@@ -306,6 +313,7 @@ MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
         "aws_lambda_function_url", "unsubscribe", "function_name", "mailstep-send-email"
     ),
     "untagged resource": _set("aws_sqs_queue", "lambda_dlq", "tags", None),
+    "inbound mail not scanned": _set("aws_ses_receipt_rule", "replies", "scan_enabled", False),
     "wildcard action": lambda plan: _policy_statement(
         plan,
         "check-condition",

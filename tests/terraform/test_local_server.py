@@ -153,6 +153,21 @@ def test_event_destination_can_be_updated_and_deleted(sandbox: server.Sandbox) -
         ses.describe_configuration_set(ConfigurationSetName="lifecycle")
 
 
+def test_a_receipt_rule_can_be_deleted(sandbox: server.Sandbox) -> None:
+    ses = client(sandbox, "ses")
+    ses.create_receipt_rule_set(RuleSetName="replies")
+    for name in ("first", "second"):
+        ses.create_receipt_rule(RuleSetName="replies", Rule={"Name": name, "Recipients": ["a.io"]})
+
+    ses.delete_receipt_rule(RuleSetName="replies", RuleName="first")
+    ses.delete_receipt_rule(RuleSetName="replies", RuleName="first")  # gone: still succeeds
+
+    rules = ses.describe_receipt_rule_set(RuleSetName="replies")["Rules"]
+    assert [r["Name"] for r in rules] == ["second"]
+    with pytest.raises(ClientError, match="RuleSetDoesNotExist"):
+        ses.delete_receipt_rule(RuleSetName="nope", RuleName="first")
+
+
 def test_tls_only_bucket_policy_does_not_lock_out_the_sandbox(sandbox: server.Sandbox) -> None:
     s3 = client(sandbox, "s3")
     s3.create_bucket(Bucket="tls-only")

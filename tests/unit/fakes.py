@@ -45,6 +45,8 @@ class FakeStore:
     send_log: list[tuple[str, SendRecord, int | None]] = field(default_factory=list)
     templates_sent: set[tuple[str, str]] = field(default_factory=set)
     counts: dict[tuple[str, str], Counter[str]] = field(default_factory=dict)
+    # message id -> attributes a send log row carries beyond SendRecord (broadcast_id)
+    send_extras: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: Counter[str] = field(default_factory=Counter)
     # method name -> exception to raise (once) when it is called
     fail_next: dict[str, Exception] = field(default_factory=dict)
@@ -207,6 +209,17 @@ class FakeStore:
         for sk in ["COUNTERS", *([f"STEP#{step_id}"] if step_id else [])]:
             self.counts.setdefault((scope, sk), Counter()).update(counts)
 
+    def find_send(self, email: str, message_id: str) -> dict[str, Any] | None:
+        self._enter("find_send")
+        for owner, record, _ in self.send_log:
+            if owner == email and record.message_id == message_id:
+                row = {"email": owner, "message_id": record.message_id,
+                       "sequence_id": record.sequence_id, "template_key": record.template,
+                       "step_id": record.step_id, "subject": record.subject}  # fmt: skip
+                row.update(self.send_extras.get(record.message_id, {}))
+                return {k: v for k, v in row.items() if v is not None}
+        return None
+
     # ------------------------------------------------------------------ arranging
 
     def given_profile(self, email: str, **overrides: Any) -> Profile:
@@ -256,6 +269,19 @@ class FakeMailer:
             raise error
         self.outbox.append(email)
         return f"msg-{len(self.outbox)}"
+
+
+@dataclass
+class FakeRawMailer:
+    sent: list[tuple[str, str, bytes]] = field(default_factory=list)
+    fail_next: Exception | None = None
+
+    def send_raw(self, from_address: str, to: str, raw: bytes) -> str:
+        if self.fail_next is not None:
+            error, self.fail_next = self.fail_next, None
+            raise error
+        self.sent.append((from_address, to, raw))
+        return f"raw-{len(self.sent)}"
 
 
 @dataclass

@@ -125,3 +125,9 @@ def reset() -> None:
 
     parameters.clear_caches()  # type: ignore[no-untyped-call]
     base.DEFAULT_PROVIDERS.clear()  # type: ignore[attr-defined]
+
+
+def reply_forward_to(env: Environment) -> str | None:
+    """Where replies are forwarded (runtime config ``reply_forward_to``); None: nowhere."""
+    value = str(runtime_config(env).get("reply_forward_to") or "").strip()
+    return value or None

@@ -603,6 +603,21 @@ class DynamoSubscriberStore:
                 ExpressionAttributeValues=serialize(values),
             )
 
+    # ------------------------------------------------------------------ replies
+
+    def find_send(self, email: str, message_id: str) -> dict[str, Any] | None:
+        """The send log row for an SES message id. Every page is read: DynamoDB applies
+        ``Limit`` before the filter, so ``Limit: 1`` would look at the oldest row only
+        (mailshot defect B)."""
+        for row in self.query(
+            sub_pk(email),
+            "SENT#",
+            values={":id": {"S": message_id}},
+            FilterExpression="message_id = :id",
+        ):
+            return row
+        return None
+
 
 class DynamoEngagementStore:
     def __init__(self, client: Any, table: str) -> None:

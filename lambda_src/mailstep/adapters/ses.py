@@ -33,3 +33,19 @@ class SesMailer:
         if self._configuration_set:
             params["ConfigurationSetName"] = self._configuration_set
         return str(self._ses.send_email(**params)["MessageId"])
+
+
+class SesRawMailer:
+    """SES v2 SendEmail with ``Content.Raw`` and no configuration set: forwarded replies
+    are not mailstep emails, so they must not produce engagement events."""
+
+    def __init__(self, client: Any) -> None:
+        self._ses = client
+
+    def send_raw(self, from_address: str, to: str, raw: bytes) -> str:
+        response = self._ses.send_email(
+            FromEmailAddress=from_address,
+            Destination={"ToAddresses": [to]},
+            Content={"Raw": {"Data": raw}},
+        )
+        return str(response["MessageId"])

@@ -9,7 +9,7 @@ from mailstep.adapters import clients, config
 from mailstep.adapters.dynamo import DynamoEngagementStore, DynamoSubscriberStore
 from mailstep.adapters.events import EventBridgePublisher
 from mailstep.adapters.s3_templates import DisplayNames, S3TemplateSource
-from mailstep.adapters.ses import SesMailer
+from mailstep.adapters.ses import SesMailer, SesRawMailer
 from mailstep.adapters.sfn import SfnExecutionStopper
 from mailstep.domain.services import Services
 
@@ -45,6 +45,11 @@ def publisher() -> EventBridgePublisher:
 @functools.cache
 def stopper() -> SfnExecutionStopper:
     return SfnExecutionStopper(clients.client("stepfunctions"))
+
+
+@functools.cache
+def raw_mailer() -> SesRawMailer:
+    return SesRawMailer(clients.client("sesv2"))
 
 
 @functools.cache
@@ -90,8 +95,8 @@ def broadcast_services() -> BroadcastServices:
 def reset() -> None:
     """Forget every cached client, adapter and SSM value (tests; a new environment)."""
     cached_values = (
-        environment, store, engagement_store, templates, publisher, stopper, services,
-        broadcast_services,
+        environment, store, engagement_store, templates, publisher, stopper, raw_mailer,
+        services, broadcast_services,
     )  # fmt: skip
     for cached in cached_values:
         cached.cache_clear()

@@ -157,6 +157,13 @@ def cmd_local_engage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_local_reply(args: argparse.Namespace) -> int:
+    control, paths = _local_paths(args)
+    inbound = control.reply(paths, args.message_id, args.sender, args.text)
+    print(f"reply received by SES as {inbound} and published to the replies topic")
+    return 0
+
+
 def cmd_local_demo(args: argparse.Namespace) -> int:
     from mailstep.local import demo  # noqa: PLC0415
 
@@ -202,6 +209,18 @@ def _add_local(sub: Any) -> None:
     engage.add_argument("message_id")
     engage.add_argument("--click", metavar="URL", help="click this link (default: an open)")
     engage.set_defaults(func=cmd_local_engage)
+    reply = commands.add_parser(
+        "reply", help="simulate the recipient replying to a sent email (reply capture)"
+    )
+    reply.add_argument("message_id", help="the outbox email's message id")
+    reply.add_argument(
+        "--from",
+        dest="sender",
+        metavar="ADDR",
+        help="reply from this address (default: the recipient)",
+    )
+    reply.add_argument("--text", help="the reply's text")
+    reply.set_defaults(func=cmd_local_reply)
     demo = commands.add_parser("demo", help="the make demo scenario")
     demo.add_argument("--keep", action="store_true", help="leave the sandbox running")
     demo.set_defaults(func=cmd_local_demo)

@@ -65,6 +65,10 @@ class SubscriberStore(Protocol):
         """The most recent email sent to this address, if any."""
         ...
 
+    def find_send(self, email: str, message_id: str) -> dict[str, Any] | None:
+        """The send log row of ``email`` for SES message ``message_id``, if any."""
+        ...
+
 
 class EngagementStore(Protocol):
     def put_event(self, item: Mapping[str, Any]) -> bool:
@@ -78,6 +82,12 @@ class TemplateSource(Protocol):
 
 class Mailer(Protocol):
     def send(self, email: OutgoingEmail) -> str: ...
+
+
+class RawMailer(Protocol):
+    def send_raw(self, from_address: str, to: str, raw: bytes) -> str:
+        """Send a complete MIME message as it is; returns the SES message id."""
+        ...
 
 
 class ExecutionStopper(Protocol):

@@ -24,6 +24,7 @@ from typing import Any
 from mailstep.local.clock import ONE_DAY_PER_SECOND
 
 READY_TIMEOUT = 60
+LOCAL_FORWARD_LOCAL_PART = "team"  # replies are forwarded to team@<sender domain>
 
 
 class LocalError(Exception):
@@ -210,7 +211,8 @@ def sender_domains(root: Path) -> list[str]:
 
 def deploy_variables(paths: Paths, info: dict[str, Any]) -> list[str]:
     """The local deployment: links point at the sandbox's page, tables may be destroyed,
-    and the sequences' sender domain is the SES identity (more are verified directly)."""
+    the sequences' sender domain is the SES identity (more are verified directly), and
+    reply capture is on for the sender domains."""
     variables = [
         f"unsubscribe_base_url={info['unsubscribe_url']}",
         "deletion_protection=false",
@@ -218,6 +220,13 @@ def deploy_variables(paths: Paths, info: dict[str, Any]) -> list[str]:
     domains = sender_domains(paths.root)
     if domains:
         variables.append(f"ses_identity={domains[0]}")
+        # Replies to the sequences' domain are captured (`mailstep local reply`) and
+        # forwarded to a team address, which shows up in the outbox.
+        recipients = json.dumps(domains)
+        variables.append(
+            f"reply_capture={{recipients={recipients}, activate=true, "
+            f'forward_to="{LOCAL_FORWARD_LOCAL_PART}@{domains[0]}"}}'
+        )
     return [arg for variable in variables for arg in ("-var", variable)]
 
 
@@ -344,6 +353,18 @@ def publish(paths: Paths, files: list[Path]) -> list[str]:
             raise LocalError(f"{path}: EventBridge rejected events: {response['Entries']}")
         ids += [e["EventId"] for e in response["Entries"]]
     return ids
+
+
+def reply(paths: Paths, message_id: str, sender: str | None = None, text: str | None = None) -> str:
+    """Reply to an outbox email as its recipient (or ``sender``): SES's Received
+    notification goes to the replies topic. Returns SES's id of the inbound message."""
+    topic = outputs(paths).get("replies_topic_arn")
+    if not topic:
+        raise LocalError(
+            "reply capture is not deployed (reply_capture is off): run `mailstep local up`"
+        )
+    payload = {"message_id": message_id, "topic_arn": topic, "sender": sender, "text": text}
+    return str(api(paths, "reply", payload)["inbound_message_id"])
 
 
 def write_index(

@@ -10,7 +10,7 @@ What runs here (each piece documented in ``docs/local-sandbox.md``):
   with configuration-set event publishing (:mod:`mailstep.local.shims`);
 * an HTTP front on 127.0.0.1 that serves the unsubscribe Function URL (any path but
   ``/_local/``) by invoking the deployed unsubscribe function, plus a small control API
-  under ``/_local/`` (outbox, engagement, drain, status) for the CLI and tests.
+  under ``/_local/`` (outbox, engagement, replies, drain, status) for the CLI and tests.
 
 ``python -m mailstep.local.sandbox --state build/local`` runs it until SIGTERM and
 writes ``<state>/sandbox.json`` once it is ready.
@@ -242,6 +242,19 @@ def _handler_for(sandbox: LocalAws) -> type[BaseHTTPRequestHandler]:
                     self._send(400, json.dumps({"error": str(exc)}))
                     return
                 self._send(200, json.dumps({"published": count}))
+            elif route == "reply" and self.command == "POST":
+                request = json.loads(self._body() or b"{}")
+                try:
+                    inbound = shims.reply(
+                        request["message_id"],
+                        request["topic_arn"],
+                        request.get("sender"),
+                        request.get("text"),
+                    )
+                except (KeyError, ValueError) as exc:
+                    self._send(400, json.dumps({"error": str(exc)}))
+                    return
+                self._send(200, json.dumps({"inbound_message_id": inbound}))
             else:
                 self._send(404, json.dumps({"error": f"no route {route}"}))
 

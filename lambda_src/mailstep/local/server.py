@@ -24,6 +24,11 @@ SES v1 configuration-set event destinations
   every destination by name per configuration set, describe them all, update and
   delete them, and drop them with their configuration set.
 
+SES v1 receipt rules (reply capture)
+* ``DeleteReceiptRule`` is missing; the provider calls it when a receipt rule is
+  destroyed or replaced. The stub removes the rule from its rule set (AWS answers
+  ``RuleSetDoesNotExist`` for an unknown set and succeeds for an unknown rule).
+
 Python API::
 
     sandbox = start(port=0)          # 0 picks a free port
@@ -56,6 +61,7 @@ from moto.server import ThreadedMotoServer
 from moto.ses.exceptions import (
     ConfigurationSetDoesNotExist,
     EventDestinationAlreadyExists,
+    RuleSetDoesNotExist,
     SesError,
 )
 from moto.ses.responses import EmailResponse
@@ -183,6 +189,16 @@ def _delete_configuration_set(self: Any) -> Any:
     return response
 
 
+def _delete_receipt_rule(self: Any) -> ActionResult:
+    rule_set_name = self._get_param("RuleSetName")
+    rule_set = self.backend.receipt_rule_set.get(rule_set_name)
+    if rule_set is None:
+        raise RuleSetDoesNotExist(f"Rule set does not exist: {rule_set_name}")
+    name = self._get_param("RuleName")
+    rule_set.rules = [rule for rule in rule_set.rules if rule.get("Name") != name]
+    return EmptyResult()
+
+
 # --- installation --------------------------------------------------------------
 
 STUBS: dict[type, dict[str, Callable[..., Any]]] = {
@@ -197,6 +213,7 @@ STUBS: dict[type, dict[str, Callable[..., Any]]] = {
         "delete_configuration_set_event_destination": _delete_configuration_set_event_destination,
         "describe_configuration_set": _describe_configuration_set,
         "delete_configuration_set": _delete_configuration_set,
+        "delete_receipt_rule": _delete_receipt_rule,
     },
 }
 

@@ -12,6 +12,10 @@ Each fills one documented gap of moto 5.2.5 (see ``docs/local-sandbox.md``):
   accepted message in the :class:`Outbox` and publishes configuration-set events
   (Send, Delivery; Bounce/Complaint for the mailbox simulator addresses; Open/Click on
   demand) to the configuration set's SNS event destinations, shaped as SES does.
+  Raw messages (forwarded replies) are recorded too, their MIME parsed.
+* **SES receiving** — moto receives no mail. :func:`reply` builds the reply a
+  subscriber would send to an outbox message and publishes the ``Received``
+  notification an SES receipt rule's SNS action (UTF-8) would, to the replies topic.
 
 Deliveries that AWS makes asynchronously (EventBridge targets, SNS notifications of SES
 events) run on one background :class:`Deliveries` worker, as they would on AWS: the
@@ -28,6 +32,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -506,10 +511,36 @@ def install_ses(
     setattr(SESV2Response, "send_email", send_email)  # noqa: B010 - patching moto
 
 
+def _raw_as_simple(data: str) -> dict[str, Any]:
+    """A raw message (base64 MIME) in the shape of ``Content.Simple``."""
+    import base64  # noqa: PLC0415
+    import email  # noqa: PLC0415
+    from email import policy  # noqa: PLC0415
+
+    message = email.message_from_bytes(base64.b64decode(data), policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    body: dict[str, Any] = {}
+    for subtype, key in (("html", "Html"), ("plain", "Text")):
+        part = message.get_body(preferencelist=(subtype,))
+        if part is not None and part.get_content_subtype() == subtype:
+            body[key] = {"Data": str(part.get_content())}
+    skip = {"subject", "content-type", "content-transfer-encoding", "mime-version"}
+    return {
+        "Subject": {"Data": str(message.get("Subject") or "")},
+        "Body": body,
+        "Headers": [{"Name": k, "Value": str(v)} for k, v in message.items()
+                    if k.lower() not in skip],
+    }  # fmt: skip
+
+
 def _record(params: Mapping[str, Any], message_id: str) -> None:
     ses = _state["ses"]
-    simple = (params.get("Content") or {}).get("Simple") or {}
+    content = params.get("Content") or {}
+    simple = content.get("Simple") or {}
+    if "Raw" in content:
+        simple = _raw_as_simple(str(content["Raw"].get("Data", "")))
     body = simple.get("Body") or {}
+    headers = {h["Name"]: h["Value"] for h in simple.get("Headers") or []}
     message = OutboxMessage(
         message_id=message_id,
         to=list((params.get("Destination") or {}).get("ToAddresses") or []),
@@ -518,7 +549,7 @@ def _record(params: Mapping[str, Any], message_id: str) -> None:
         subject=str((simple.get("Subject") or {}).get("Data", "")),
         html=str((body.get("Html") or {}).get("Data", "")),
         text=(body.get("Text") or {}).get("Data"),
-        headers={h["Name"]: h["Value"] for h in simple.get("Headers") or []},
+        headers=headers,
         tags={t["Name"]: t["Value"] for t in params.get("EmailTags") or []},
         configuration_set=params.get("ConfigurationSetName"),
         sent_at=_iso(ses["clock"].now()),
@@ -560,6 +591,106 @@ def engage(message_id: str, kind: str, link: str | None = None) -> int:
     ses["deliveries"].submit(publish)
     done.wait(timeout=30)
     return count[0] if count else 0
+
+
+def inbound_notification(
+    original: OutboxMessage,
+    topic_arn: str,
+    region: str,
+    now: datetime,
+    *,
+    sender: str | None = None,
+    text: str | None = None,
+) -> dict[str, Any]:
+    """The SES ``Received`` notification (SNS action, UTF-8) of a reply to ``original``:
+    a real MIME message whose In-Reply-To/References carry the Message-ID SES gave the
+    original (``<ses-message-id>@<region>.amazonses.com``)."""
+    from email.utils import format_datetime, make_msgid  # noqa: PLC0415
+
+    sender = sender or original.to[0]
+    to = (original.reply_to or [original.from_address])[0]
+    references = f"<{original.message_id}@{region}.amazonses.com>"
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = f"Re: {original.subject}"
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(domain="mail.example.test")
+    message["In-Reply-To"] = references
+    message["References"] = references
+    quoted = "\n".join(f"> {line}" for line in (original.text or original.subject).splitlines())
+    message.set_content(f"{text or 'Thanks, this helps!'}\n\n{quoted}\n")
+    # Long Message-IDs must stay as they are (the default policy would encode them).
+    content = message.as_string(policy=message.policy.clone(max_line_length=998))
+    stamp = _iso(now)
+    inbound_id = uuid.uuid4().hex + uuid.uuid4().hex[:8]
+    verdict = {"status": "PASS"}
+    return {
+        "notificationType": "Received",
+        "mail": {
+            "timestamp": stamp,
+            "source": sender,
+            "messageId": inbound_id,
+            "destination": [to],
+            "headersTruncated": False,
+            "headers": [{"name": k, "value": str(v)} for k, v in message.items()],
+            "commonHeaders": {
+                "returnPath": sender,
+                "from": [sender],
+                "date": str(message["Date"]),
+                "to": [to],
+                "messageId": str(message["Message-ID"]),
+                "subject": str(message["Subject"]),
+            },
+        },
+        "receipt": {
+            "timestamp": stamp,
+            "processingTimeMillis": 250,
+            "recipients": [to],
+            "spamVerdict": verdict,
+            "virusVerdict": verdict,
+            "spfVerdict": verdict,
+            "dkimVerdict": verdict,
+            "dmarcVerdict": verdict,
+            "action": {"type": "SNS", "topicArn": topic_arn, "encoding": "UTF8"},
+        },
+        "content": content,
+    }
+
+
+def reply(
+    message_id: str, topic_arn: str, sender: str | None = None, text: str | None = None
+) -> str:
+    """Simulate the recipient replying to a sent message: SES receives it and publishes
+    it to the replies topic (the reply function runs). Returns the inbound message id."""
+    from moto.sns.models import sns_backends  # noqa: PLC0415
+
+    ses = _state["ses"]
+    message = ses["outbox"].find(message_id)
+    if message is None:
+        raise KeyError(f"no message {message_id} in the outbox")
+    notification = inbound_notification(
+        message, topic_arn, ses["region"], ses["clock"].now(), sender=sender, text=text
+    )
+    done = threading.Event()
+    errors: list[Exception] = []
+
+    def publish() -> None:
+        try:
+            sns_backends[ACCOUNT][ses["region"]].publish(
+                message=json.dumps(notification), arn=topic_arn
+            )
+        except Exception as exc:
+            errors.append(exc)
+            raise
+        finally:
+            done.set()
+
+    ses["deliveries"].submit(publish)
+    done.wait(timeout=30)
+    if errors:
+        raise ValueError(f"could not publish the reply to {topic_arn}: {errors[0]}")
+    return str(notification["mail"]["messageId"])
 
 
 def uninstall() -> None:

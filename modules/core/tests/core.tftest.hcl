@@ -436,6 +436,11 @@ run "defaults_follow_the_runtime_contract" {
   }
 
   assert {
+    condition     = length(aws_sns_topic.replies) == 0 && length(aws_ses_receipt_rule_set.replies) == 0 && length(aws_ses_active_receipt_rule_set.replies) == 0 && output.replies_topic_arn == null && !contains(keys(aws_lambda_function.this), "reply")
+    error_message = "Reply capture is off by default: no topic, rule set, or reply function."
+  }
+
+  assert {
     condition     = output.core.template_keys == tolist(["display-names.json", "onboarding/welcome.html", "onboarding/welcome.txt"])
     error_message = "The core output lists the uploaded template keys (sequences check their templates exist)."
   }
@@ -560,6 +565,120 @@ run "runtime_architecture_and_versioning_inputs" {
 }
 
 # --- validations: every validation block fails on a bad value ---------------------
+
+run "reply_capture_receives_into_the_reply_function" {
+  command = apply
+
+  variables {
+    reply_capture = { recipients = ["replies@acme.io", "acme.io"] }
+  }
+
+  override_resource {
+    target = aws_sns_topic.replies[0]
+    values = { arn = "arn:aws:sns:eu-west-1:123456789012:mailstep-replies" }
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["reply"].handler == "mailstep.handlers.reply.handler" && aws_lambda_function.this["reply"].function_name == "mailstep-reply" && contains(keys(aws_lambda_function_event_invoke_config.this), "reply")
+    error_message = "reply_capture adds the reply function (asynchronous: it has an on-failure destination)."
+  }
+
+  assert {
+    condition     = aws_sns_topic.replies[0].name == "mailstep-replies" && output.replies_topic_arn == "arn:aws:sns:eu-west-1:123456789012:mailstep-replies"
+    error_message = "Replies arrive on the <name_prefix>-replies topic, exported as replies_topic_arn."
+  }
+
+  assert {
+    condition = (
+      aws_ses_receipt_rule_set.replies[0].rule_set_name == "mailstep-replies" &&
+      aws_ses_receipt_rule.replies[0].rule_set_name == "mailstep-replies" &&
+      aws_ses_receipt_rule.replies[0].recipients == toset(["replies@acme.io", "acme.io"]) &&
+      aws_ses_receipt_rule.replies[0].scan_enabled &&
+      aws_ses_receipt_rule.replies[0].enabled &&
+      one(aws_ses_receipt_rule.replies[0].sns_action).encoding == "UTF-8" &&
+      one(aws_ses_receipt_rule.replies[0].sns_action).topic_arn == aws_sns_topic.replies[0].arn
+    )
+    error_message = "One receipt rule sends the recipients' mail, scanned, UTF-8 encoded, to the replies topic."
+  }
+
+  assert {
+    condition     = length(aws_ses_active_receipt_rule_set.replies) == 0
+    error_message = "The rule set is not activated unless asked (activating replaces the account's active set)."
+  }
+
+  assert {
+    condition = jsonencode({ for c in one(data.aws_iam_policy_document.replies_topic[0].statement).condition : c.variable => c.values }) == jsonencode({
+      "AWS:SourceAccount" = ["123456789012"]
+      "AWS:SourceArn"     = ["arn:aws:ses:eu-west-1:123456789012:receipt-rule-set/mailstep-replies:receipt-rule/mailstep-replies"]
+    }) && one(one(data.aws_iam_policy_document.replies_topic[0].statement).principals).identifiers == toset(["ses.amazonaws.com"])
+    error_message = "Only SES, from this account and our receipt rule, may publish to the replies topic."
+  }
+
+  assert {
+    condition     = aws_sns_topic_subscription.reply[0].endpoint == aws_lambda_function.this["reply"].arn && aws_lambda_permission.reply[0].source_arn == aws_sns_topic.replies[0].arn && aws_lambda_permission.reply[0].principal == "sns.amazonaws.com"
+    error_message = "The replies topic feeds the reply function, and only it may invoke it."
+  }
+
+  assert {
+    condition = (
+      one([for s in data.aws_iam_policy_document.function["reply"].statement : s.actions if s.sid == "MainTable"]) == toset(["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]) &&
+      one([for s in data.aws_iam_policy_document.function["reply"].statement : s.actions if s.sid == "EventsTable"]) == toset(["dynamodb:PutItem"]) &&
+      toset([for s in data.aws_iam_policy_document.function["reply"].statement : s.sid]) == toset(["WriteOwnLogs", "MainTable", "EventsTable", "ReadParameters", "PublishLifecycleEvents", "OnFailureDestination"])
+    )
+    error_message = "reply reads profiles and send logs, counts, writes events and publishes; no SES without forward_to."
+  }
+
+  assert {
+    condition     = !contains(keys(jsondecode(aws_ssm_parameter.config.value)), "reply_forward_to")
+    error_message = "Without forward_to the runtime config has no reply_forward_to."
+  }
+}
+
+run "reply_capture_activation_and_forwarding" {
+  command = apply
+
+  variables {
+    reply_capture = { recipients = ["acme.io"], activate = true, forward_to = "team@acme.io" }
+  }
+
+  assert {
+    condition     = aws_ses_active_receipt_rule_set.replies[0].rule_set_name == "mailstep-replies"
+    error_message = "activate = true makes our rule set the active one."
+  }
+
+  assert {
+    condition     = one([for s in data.aws_iam_policy_document.function["reply"].statement : s.actions if s.sid == "ForwardReplies"]) == toset(["ses:SendEmail", "ses:SendRawEmail"]) && one([for s in data.aws_iam_policy_document.function["reply"].statement : s.resources if s.sid == "ForwardReplies"]) == toset(["arn:aws:ses:eu-west-1:123456789012:identity/*"])
+    error_message = "forward_to lets reply send raw email from this account's identities."
+  }
+
+  assert {
+    condition     = jsondecode(aws_ssm_parameter.config.value).reply_forward_to == "team@acme.io"
+    error_message = "forward_to reaches the function through the runtime config."
+  }
+
+  assert {
+    condition     = alltrue([for k, doc in data.aws_iam_policy_document.function : length([for s in doc.statement : s if s.sid == "ForwardReplies"]) == 0 if k != "reply"])
+    error_message = "Only reply may forward."
+  }
+}
+
+run "reply_capture_needs_recipients" {
+  command = plan
+  variables { reply_capture = { recipients = [] } }
+  expect_failures = [var.reply_capture]
+}
+
+run "reply_capture_recipients_must_be_addresses_or_domains" {
+  command = plan
+  variables { reply_capture = { recipients = ["not a domain"] } }
+  expect_failures = [var.reply_capture]
+}
+
+run "reply_capture_forward_to_must_be_an_address" {
+  command = plan
+  variables { reply_capture = { recipients = ["acme.io"], forward_to = "acme.io" } }
+  expect_failures = [var.reply_capture]
+}
 
 run "name_prefix_rejects_uppercase" {
   command = plan

@@ -176,9 +176,18 @@ run "trial_expiring" {
     condition = output.rule_names == {
       trigger                = "mailstep-trial-expiring-trigger"
       "exit-1"               = "mailstep-trial-expiring-exit-1"
+      "exit-2"               = "mailstep-trial-expiring-exit-2"
       "event-payment-failed" = "mailstep-trial-expiring-event-payment-failed"
     }
     error_message = "Unexpected rule names: ${jsonencode(output.rule_names)}"
+  }
+
+  assert {
+    condition = (
+      jsondecode(aws_cloudwatch_event_rule.this["exit-2"].event_pattern) == { "detail-type" = ["email.replied"], source = ["mailstep"] } &&
+      aws_cloudwatch_event_target.this["exit-2"].input_transformer[0].input_paths == tomap({ email = "$.detail.email" })
+    )
+    error_message = "A reply (mailstep's email.replied) ends the subscriber's trial run."
   }
 
   assert {
@@ -237,7 +246,7 @@ run "trial_expiring" {
   }
 
   assert {
-    condition     = length(setsubtract(keys(aws_lambda_permission.events), ["exit-1", "event-payment-failed"])) == 0 && length(aws_lambda_permission.events) == 2
+    condition     = length(setsubtract(keys(aws_lambda_permission.events), ["exit-1", "exit-2", "event-payment-failed"])) == 0 && length(aws_lambda_permission.events) == 3
     error_message = "The exit and event rules each need a permission; the trigger (a state machine target) none."
   }
 }

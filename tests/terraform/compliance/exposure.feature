@@ -33,3 +33,10 @@ Feature: Nothing is public but the unsubscribe link
     Given I have aws_lambda_permission defined
     Then it must contain source_arn
     And its value must not be null
+
+  # Reply capture: what SES receives for us is scanned before a function parses it.
+  @noskip
+  Scenario: Inbound mail is scanned for spam and viruses
+    Given I have aws_ses_receipt_rule defined
+    Then it must contain scan_enabled
+    And its value must be true

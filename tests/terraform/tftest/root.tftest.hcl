@@ -35,3 +35,22 @@ run "region_must_be_a_region_code" {
   variables { region = "Europe (Ireland)" }
   expect_failures = [var.region]
 }
+
+run "reply_capture_is_off_by_default_and_passed_through" {
+  command = plan
+
+  assert {
+    condition     = output.replies_topic_arn == null && !contains(keys(module.core.function_names), "reply")
+    error_message = "Reply capture is off by default."
+  }
+}
+
+run "reply_capture_reaches_the_core" {
+  command = plan
+  variables { reply_capture = { recipients = ["acme.test"] } }
+
+  assert {
+    condition     = module.core.function_names["reply"] == "mailstep-reply"
+    error_message = "var.reply_capture is passed to the core module."
+  }
+}
