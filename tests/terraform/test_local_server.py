@@ -201,6 +201,25 @@ def test_unconditional_deny_still_denies(sandbox: server.Sandbox) -> None:
         s3.put_object(Bucket="deny-all", Key="k", Body=b"v")
 
 
+def test_redrive_policy_reads_back_as_compact_json(sandbox: server.Sandbox) -> None:
+    """As AWS returns it (and jsonencode writes it): no whitespace-only re-plan."""
+    sqs = client(sandbox, "sqs")
+    dlq = sqs.create_queue(QueueName="compact-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue = sqs.create_queue(
+        QueueName="compact",
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5})
+        },
+    )["QueueUrl"]
+    policy = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])[
+        "Attributes"
+    ]["RedrivePolicy"]
+    assert policy == f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":5}}'
+
+
 def test_stop_releases_the_port() -> None:
     running = server.start(0)
     running.stop()

@@ -24,6 +24,12 @@ SES v1 configuration-set event destinations
   every destination by name per configuration set, describe them all, update and
   delete them, and drop them with their configuration set.
 
+SQS redrive policies
+* moto returns a queue's ``RedrivePolicy`` as ``json.dumps`` output (``", "`` and
+  ``": "`` separators); AWS returns compact JSON, which is what Terraform's
+  ``jsonencode`` writes, so every re-plan showed a whitespace-only change. The stub
+  returns it compact.
+
 Python API::
 
     sandbox = start(port=0)          # 0 picks a free port
@@ -59,6 +65,7 @@ from moto.ses.exceptions import (
     SesError,
 )
 from moto.ses.responses import EmailResponse
+from moto.sqs.models import Queue
 from moto.stepfunctions.responses import StepFunctionResponse
 
 LOOPBACK = "127.0.0.1"
@@ -183,9 +190,21 @@ def _delete_configuration_set(self: Any) -> Any:
     return response
 
 
+# --- SQS redrive policies ------------------------------------------------------------
+
+_original_queue_attributes = Queue.attributes
+
+
+def _queue_attributes(self: Any) -> dict[str, Any]:
+    result: dict[str, Any] = _original_queue_attributes.fget(self)  # type: ignore[attr-defined]
+    if "RedrivePolicy" in result:
+        result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+    return result
+
+
 # --- installation --------------------------------------------------------------
 
-STUBS: dict[type, dict[str, Callable[..., Any]]] = {
+STUBS: dict[type, dict[str, Callable[..., Any] | property]] = {
     StepFunctionResponse: {
         "validate_state_machine_definition": _validate_state_machine_definition,
         "list_state_machine_versions": _list_state_machine_versions,
@@ -198,6 +217,7 @@ STUBS: dict[type, dict[str, Callable[..., Any]]] = {
         "describe_configuration_set": _describe_configuration_set,
         "delete_configuration_set": _delete_configuration_set,
     },
+    Queue: {"attributes": property(_queue_attributes)},
 }
 
 
@@ -205,7 +225,8 @@ def install_stubs() -> None:
     """Install the stubs on moto's classes (idempotent).
 
     moto dispatches an operation to the response-class method named after it in
-    snake_case, so setting the method is all an operation needs.
+    snake_case, so setting the method is all an operation needs (a model's property
+    is replaced by a property).
     """
     for cls, methods in STUBS.items():
         for name, function in methods.items():
