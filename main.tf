@@ -28,6 +28,8 @@ module "core" {
   tracking_redirect_domain   = var.tracking_redirect_domain
   alarm_topic_arn            = var.alarm_topic_arn
   deletion_protection        = var.deletion_protection
+  broadcast_send_rate        = var.broadcast_send_rate
+  broadcast_concurrency      = var.broadcast_concurrency
 }
 
 # --- sequences ---------------------------------------------------------------

@@ -99,3 +99,15 @@ variable "unsubscribe_base_url" {
   description = "URL unsubscribe links point at when not the unsubscribe Function URL (e.g. a custom domain in front of it; the local sandbox sets its own). null uses the Function URL."
   default     = null
 }
+
+variable "broadcast_send_rate" {
+  type        = number
+  description = "Emails per second broadcasts may send in total: your SES maximum send rate minus the headroom your sequences need (validated by modules/core)."
+  default     = 10
+}
+
+variable "broadcast_concurrency" {
+  type        = number
+  description = "Maximum concurrent broadcast-send invocations, 2 to 1000 (validated by modules/core)."
+  default     = 2
+}

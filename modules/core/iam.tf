@@ -11,7 +11,15 @@ locals {
     "dynamodb:ConditionCheckItem", # TransactWriteItems checks these per item
   ]
 
-  grants = {
+  # What the broadcast functions add; the other functions get none of it.
+  no_broadcast_grants = {
+    broadcast_queue      = [] # actions on the broadcast queue
+    broadcast_executions = false
+  }
+
+  grants = { for k, g in local.function_grants : k => merge(local.no_broadcast_grants, g) }
+
+  function_grants = {
     send-email = {
       main_table      = local.table_read_write
       events_table    = []
@@ -66,6 +74,32 @@ locals {
       stop_executions = false
       parameters      = []
       put_events      = false
+    }
+    broadcast = {
+      # Records, counters and audience pages (Query on TAG#<tag>, Scan of profiles,
+      # BatchGetItem of the profiles a tag page names); no DeleteItem.
+      main_table           = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem"]
+      events_table         = []
+      read_templates       = true # checks the template exists at create
+      send_email           = false
+      stop_executions      = false
+      parameters           = ["config"]
+      put_events           = false
+      broadcast_queue      = ["sqs:SendMessage"] # SendMessageBatch too
+      broadcast_executions = true
+    }
+    broadcast-send = {
+      # The send claim (SEND#broadcast:<id>#<email>), send log, rate-limiter slots
+      # and counters; DeleteItem releases a claim SES refused.
+      main_table      = local.table_read_write
+      events_table    = []
+      read_templates  = true
+      send_email      = true
+      stop_executions = false
+      parameters      = ["config", "unsubscribe_secret"]
+      put_events      = true
+      # What the event source mapping needs (on the function's role).
+      broadcast_queue = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
     }
   }
 }
@@ -151,6 +185,33 @@ data "aws_iam_policy_document" "function" {
       sid       = "StopOwnExecutions"
       actions   = ["states:StopExecution"]
       resources = [local.execution_arn_pattern]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.broadcast_queue) > 0 ? [each.value.broadcast_queue] : []
+    content {
+      sid       = "BroadcastQueue"
+      actions   = statement.value
+      resources = [local.broadcast_queue_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.value.broadcast_executions ? [1] : []
+    content {
+      sid       = "StartBroadcastExecutions"
+      actions   = ["states:StartExecution"]
+      resources = [local.broadcast_state_machine_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = each.value.broadcast_executions ? [1] : []
+    content {
+      sid       = "ManageBroadcastExecutions"
+      actions   = ["states:StopExecution", "states:DescribeExecution"]
+      resources = [local.broadcast_execution_arns]
     }
   }
 
