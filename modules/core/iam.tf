@@ -19,6 +19,13 @@ locals {
 
   grants = { for k, g in local.function_grants : k => merge(local.no_broadcast_grants, g) }
 
+  # With broadcast_executions: start the broadcast state machine, stop and describe
+  # its executions only.
+  broadcast_execution_statements = {
+    StartBroadcastExecutions  = { actions = ["states:StartExecution"], resources = [local.broadcast_state_machine_arn] }
+    ManageBroadcastExecutions = { actions = ["states:StopExecution", "states:DescribeExecution"], resources = [local.broadcast_execution_arns] }
+  }
+
   function_grants = {
     send-email = {
       main_table      = local.table_read_write
@@ -198,20 +205,11 @@ data "aws_iam_policy_document" "function" {
   }
 
   dynamic "statement" {
-    for_each = each.value.broadcast_executions ? [1] : []
+    for_each = { for sid, st in local.broadcast_execution_statements : sid => st if each.value.broadcast_executions }
     content {
-      sid       = "StartBroadcastExecutions"
-      actions   = ["states:StartExecution"]
-      resources = [local.broadcast_state_machine_arn]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = each.value.broadcast_executions ? [1] : []
-    content {
-      sid       = "ManageBroadcastExecutions"
-      actions   = ["states:StopExecution", "states:DescribeExecution"]
-      resources = [local.broadcast_execution_arns]
+      sid       = statement.key
+      actions   = statement.value.actions
+      resources = statement.value.resources
     }
   }
 
