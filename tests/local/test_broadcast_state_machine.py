@@ -24,6 +24,9 @@ import boto3
 import pytest
 import stub_handlers
 from mailstep.local.sandbox import LocalAws
+from statelint.config import Config
+from statelint.linter import Linter
+from statelint.problem import ProblemType
 
 pytestmark = pytest.mark.terraform
 
@@ -110,8 +113,14 @@ def client(endpoint: str, name: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
-    definition = render(tmp_path_factory.mktemp("broadcast-asl"))
+def definition(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return render(tmp_path_factory.mktemp("broadcast-asl"))
+
+
+@pytest.fixture(scope="module")
+def machine(
+    tmp_path_factory: pytest.TempPathFactory, definition: dict[str, Any]
+) -> Iterator[Machine]:
     local = LocalAws(tmp_path_factory.mktemp("broadcast"), scale=0.0)  # Pace waits are skipped
     endpoints = local.start()
     try:
@@ -134,6 +143,28 @@ def machine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Machine]:
         yield Machine(endpoints.aws, arn)
     finally:
         local.stop()
+
+
+def test_statelint_finds_no_problem(definition: dict[str, Any]) -> None:
+    # FLOAT is ignored: statelint wants BackoffRate written 2.0; jsonencode writes 2.
+    assert Linter.validate(json.dumps(definition), Config({ProblemType.FLOAT}, False, False)) == []
+
+
+def test_both_tasks_invoke_the_function_and_retry_lambda_errors(
+    definition: dict[str, Any],
+) -> None:
+    tasks = {k: v for k, v in definition["States"].items() if v["Type"] == "Task"}
+    assert set(tasks) == {"Resolve", "Fail-record"}
+    for name, task in tasks.items():
+        assert task["Resource"] == "arn:aws:states:::lambda:invoke", name
+        assert task["Parameters"]["FunctionName"] == FUNCTION_ARN, name
+        assert task["Retry"][0]["ErrorEquals"] == [
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+        ], name
+        assert task["Catch"][0]["ErrorEquals"] == ["States.ALL"], name
 
 
 def calls(broadcast_id: str) -> list[dict[str, Any]]:
