@@ -29,6 +29,8 @@ module "core" {
   alarm_topic_arn            = var.alarm_topic_arn
   deletion_protection        = var.deletion_protection
   reply_capture              = var.reply_capture
+  broadcast_send_rate        = var.broadcast_send_rate
+  broadcast_concurrency      = var.broadcast_concurrency
 }
 
 # --- sequences ---------------------------------------------------------------

@@ -53,6 +53,26 @@ output "lambda_dlq_url" {
   value       = module.core.lambda_dlq_url
 }
 
+output "broadcast_queue_url" {
+  description = "Broadcast queue (one message per recipient)."
+  value       = module.core.broadcast_queue_url
+}
+
+output "broadcast_dlq_url" {
+  description = "Dead-letter queue of broadcast emails that failed 5 attempts."
+  value       = module.core.broadcast_dlq_url
+}
+
+output "broadcast_state_machine_arn" {
+  description = "Broadcast state machine (<name_prefix>--broadcast)."
+  value       = module.core.broadcast_state_machine_arn
+}
+
+output "broadcast_function_name" {
+  description = "Function operators invoke to create, start, cancel and read broadcasts."
+  value       = module.core.broadcast_function_name
+}
+
 output "ses_dns_records" {
   description = "DNS records to publish when ses_identity is a domain."
   value       = module.core.ses_dns_records
@@ -77,4 +97,9 @@ output "state_machine_arns" {
     condition     = length(flatten([for m in module.sequence : values(m.rule_names)])) == length(distinct(flatten([for m in module.sequence : values(m.rule_names)])))
     error_message = "Two sequences produce the same EventBridge rule name (e.g. sequence a's event b-trigger and sequence a-event-b's trigger): rename an id."
   }
+}
+
+output "broadcast_send_rate" {
+  description = "Emails per second broadcasts send at (var.broadcast_send_rate); the CLI estimates durations with it."
+  value       = var.broadcast_send_rate
 }

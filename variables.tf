@@ -105,3 +105,15 @@ variable "reply_capture" {
   description = "Reply capture; null (default) keeps it off. See modules/core: `recipients` (addresses or domains SES receives for), `activate` (makes our receipt rule set the account's ACTIVE one in the region, replacing any other), `forward_to` (an address each reply is forwarded to)."
   default     = null
 }
+
+variable "broadcast_send_rate" {
+  type        = number
+  description = "Emails per second broadcasts may send in total: your SES maximum send rate minus the headroom your sequences need (validated by modules/core)."
+  default     = 10
+}
+
+variable "broadcast_concurrency" {
+  type        = number
+  description = "Maximum concurrent broadcast-send invocations, 2 to 1000 (validated by modules/core)."
+  default     = 2
+}

@@ -47,6 +47,7 @@ HANDLER_TARGETS: dict[str, float] = {
     "mailstep.handlers.subscribe": 1.5,
     "mailstep.handlers.broadcast": 2.0,
     "mailstep.handlers.broadcast_send": 2.0,
+    "mailstep.handlers.reply": 1.5,
 }
 # What the Lambda Python runtime puts on sys.path besides the function's code.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")

@@ -4,8 +4,9 @@
 
 locals {
   dlqs = {
-    events = aws_sqs_queue.events_dlq.name
-    lambda = aws_sqs_queue.lambda_dlq.name
+    events    = { name = aws_sqs_queue.events_dlq.name, holds = "an event or invocation that failed every retry" }
+    lambda    = { name = aws_sqs_queue.lambda_dlq.name, holds = "an event or invocation that failed every retry" }
+    broadcast = { name = aws_sqs_queue.broadcast_dlq.name, holds = "a broadcast recipient whose email failed 5 attempts" }
   }
 }
 
@@ -13,10 +14,10 @@ resource "aws_cloudwatch_metric_alarm" "dlq" {
   for_each = local.dlqs
 
   alarm_name          = "${var.name_prefix}-${each.key}-dlq-not-empty"
-  alarm_description   = "mailstep: messages in ${each.value}; each one is an event or invocation that failed every retry. Inspect and redrive."
+  alarm_description   = "mailstep: messages in ${each.value.name}; each one is ${each.value.holds}. Inspect and redrive."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = each.value }
+  dimensions          = { QueueName = each.value.name }
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 1

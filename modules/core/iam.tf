@@ -11,7 +11,22 @@ locals {
     "dynamodb:ConditionCheckItem", # TransactWriteItems checks these per item
   ]
 
-  grants = merge({
+  # What the broadcast functions add; the other functions get none of it.
+  no_broadcast_grants = {
+    broadcast_queue      = [] # actions on the broadcast queue
+    broadcast_executions = false
+  }
+
+  grants = { for k, g in local.function_grants : k => merge(local.no_broadcast_grants, g) }
+
+  # With broadcast_executions: start the broadcast state machine, stop and describe
+  # its executions only.
+  broadcast_execution_statements = {
+    StartBroadcastExecutions  = { actions = ["states:StartExecution"], resources = [local.broadcast_state_machine_arn] }
+    ManageBroadcastExecutions = { actions = ["states:StopExecution", "states:DescribeExecution"], resources = [local.broadcast_execution_arns] }
+  }
+
+  function_grants = merge({
     send-email = {
       main_table      = local.table_read_write
       events_table    = []
@@ -66,6 +81,32 @@ locals {
       stop_executions = false
       parameters      = []
       put_events      = false
+    }
+    broadcast = {
+      # Records, counters and audience pages (Query on TAG#<tag>, Scan of profiles,
+      # BatchGetItem of the profiles a tag page names); no DeleteItem.
+      main_table           = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem"]
+      events_table         = []
+      read_templates       = true # checks the template exists at create
+      send_email           = false
+      stop_executions      = false
+      parameters           = ["config"]
+      put_events           = false
+      broadcast_queue      = ["sqs:SendMessage"] # SendMessageBatch too
+      broadcast_executions = true
+    }
+    broadcast-send = {
+      # The send claim (SEND#broadcast:<id>#<email>), send log, rate-limiter slots
+      # and counters; DeleteItem releases a claim SES refused.
+      main_table      = local.table_read_write
+      events_table    = []
+      read_templates  = true
+      send_email      = true
+      stop_executions = false
+      parameters      = ["config", "unsubscribe_secret"]
+      put_events      = true
+      # What the event source mapping needs (on the function's role).
+      broadcast_queue = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
     }
   }, local.reply_grants)
 }
@@ -161,6 +202,24 @@ data "aws_iam_policy_document" "function" {
       sid       = "StopOwnExecutions"
       actions   = ["states:StopExecution"]
       resources = [local.execution_arn_pattern]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.broadcast_queue) > 0 ? [each.value.broadcast_queue] : []
+    content {
+      sid       = "BroadcastQueue"
+      actions   = statement.value
+      resources = [local.broadcast_queue_arn]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = { for sid, st in local.broadcast_execution_statements : sid => st if each.value.broadcast_executions }
+    content {
+      sid       = statement.key
+      actions   = statement.value.actions
+      resources = statement.value.resources
     }
   }
 

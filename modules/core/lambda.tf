@@ -44,20 +44,38 @@ locals {
       timeout     = 10
       async       = true # EventBridge invokes it asynchronously
     }
+    broadcast = {
+      description = "Creates, starts, cancels and reads broadcasts; resolves their audience for the broadcast state machine"
+      handler     = "mailstep.handlers.broadcast.handler"
+      memory_size = 256
+      timeout     = 300
+      async       = false # invoked directly and by Step Functions
+    }
+    broadcast-send = {
+      description = "Sends broadcast emails from the broadcast queue, rate-limited"
+      handler     = "mailstep.handlers.broadcast_send.handler"
+      memory_size = 256
+      timeout     = 60
+      async       = false # the SQS event source mapping invokes it synchronously
+    }
   }, local.reply_functions)
 
   # Every function gets the same environment (runtime contract).
   environment = {
-    MAILSTEP_TABLE               = aws_dynamodb_table.main.name
-    MAILSTEP_EVENTS_TABLE        = aws_dynamodb_table.events.name
-    MAILSTEP_TEMPLATE_BUCKET     = aws_s3_bucket.templates.id
-    MAILSTEP_CONFIGURATION_SET   = aws_ses_configuration_set.this.name
-    MAILSTEP_EVENT_BUS           = aws_cloudwatch_event_bus.this.name
-    MAILSTEP_CONFIG_PARAMETER    = local.parameter_names.config
-    MAILSTEP_SECRET_PARAMETER    = local.parameter_names.unsubscribe_secret
-    POWERTOOLS_SERVICE_NAME      = "mailstep"
-    POWERTOOLS_METRICS_NAMESPACE = "mailstep"
-    LOG_LEVEL                    = var.log_level
+    MAILSTEP_TABLE                   = aws_dynamodb_table.main.name
+    MAILSTEP_EVENTS_TABLE            = aws_dynamodb_table.events.name
+    MAILSTEP_TEMPLATE_BUCKET         = aws_s3_bucket.templates.id
+    MAILSTEP_CONFIGURATION_SET       = aws_ses_configuration_set.this.name
+    MAILSTEP_EVENT_BUS               = aws_cloudwatch_event_bus.this.name
+    MAILSTEP_CONFIG_PARAMETER        = local.parameter_names.config
+    MAILSTEP_SECRET_PARAMETER        = local.parameter_names.unsubscribe_secret
+    MAILSTEP_BROADCAST_QUEUE_URL     = aws_sqs_queue.broadcast.url
+    MAILSTEP_BROADCAST_STATE_MACHINE = local.broadcast_state_machine_arn # a name, not a reference: no cycle
+    MAILSTEP_BROADCAST_SEND_RATE     = tostring(var.broadcast_send_rate)
+    MAILSTEP_BROADCAST_CONCURRENCY   = tostring(var.broadcast_concurrency)
+    POWERTOOLS_SERVICE_NAME          = "mailstep"
+    POWERTOOLS_METRICS_NAMESPACE     = "mailstep"
+    LOG_LEVEL                        = var.log_level
   }
 }
 

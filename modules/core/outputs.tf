@@ -64,7 +64,7 @@ output "templates_bucket_arn" {
 }
 
 output "function_arns" {
-  description = "Function ARNs keyed by contract name (send-email, check-condition, unsubscribe, bounce-handler, engagement-handler)."
+  description = "Function ARNs keyed by contract name (send-email, check-condition, unsubscribe, bounce-handler, engagement-handler, subscribe, broadcast, broadcast-send)."
   value       = { for k, f in aws_lambda_function.this : k => f.arn }
 }
 
@@ -131,6 +131,36 @@ output "lambda_dlq_arn" {
 output "lambda_dlq_url" {
   description = "URL of the dead-letter queue for failed asynchronous invocations."
   value       = aws_sqs_queue.lambda_dlq.id
+}
+
+output "broadcast_queue_url" {
+  description = "URL of the broadcast queue (one message per recipient, consumed by broadcast-send)."
+  value       = aws_sqs_queue.broadcast.url
+}
+
+output "broadcast_queue_arn" {
+  description = "ARN of the broadcast queue."
+  value       = aws_sqs_queue.broadcast.arn
+}
+
+output "broadcast_dlq_url" {
+  description = "URL of the dead-letter queue of broadcast emails that failed 5 attempts."
+  value       = aws_sqs_queue.broadcast_dlq.url
+}
+
+output "broadcast_state_machine_arn" {
+  description = "ARN of the broadcast state machine (<name_prefix>--broadcast) that pages through a broadcast's audience."
+  value       = aws_sfn_state_machine.broadcast.arn
+}
+
+output "broadcast_definition" {
+  description = "The rendered broadcast state machine definition (ASL JSON)."
+  value       = module.broadcast_asl.definition
+}
+
+output "broadcast_function_name" {
+  description = "Name of the broadcast function operators (CLI, MCP) invoke to create, start, cancel and read broadcasts."
+  value       = aws_lambda_function.this["broadcast"].function_name
 }
 
 output "cleanup_rule_arn" {

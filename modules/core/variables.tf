@@ -10,7 +10,7 @@ variable "name_prefix" {
 
 variable "lambda_zip_path" {
   type        = string
-  description = "Path of the Lambda deployment package built by `make package` (normally `build/lambda.zip`). All six functions run from this one zip."
+  description = "Path of the Lambda deployment package built by `make package` (normally `build/lambda.zip`). All functions run from this one zip."
 
   validation {
     condition     = fileexists(var.lambda_zip_path)
@@ -227,5 +227,27 @@ variable "reply_capture" {
       try(var.reply_capture.forward_to, "")
     ))
     error_message = "reply_capture.forward_to must be one email address, such as support@acme.io (or null)."
+  }
+}
+
+variable "broadcast_send_rate" {
+  type        = number
+  description = "Emails per second all broadcast-send invocations together may send (MAILSTEP_BROADCAST_SEND_RATE; it also sizes each chunk the broadcast state machine enqueues). Set it to your SES maximum send rate minus the headroom your sequences need."
+  default     = 10
+
+  validation {
+    condition     = var.broadcast_send_rate > 0 && var.broadcast_send_rate <= 10000
+    error_message = "broadcast_send_rate must be more than 0 and at most 10000 emails per second: your SES maximum send rate minus what your sequences need."
+  }
+}
+
+variable "broadcast_concurrency" {
+  type        = number
+  description = "Maximum concurrent broadcast-send invocations (the SQS event source mapping's maximum_concurrency; Lambda's minimum is 2)."
+  default     = 2
+
+  validation {
+    condition     = var.broadcast_concurrency >= 2 && var.broadcast_concurrency <= 1000 && floor(var.broadcast_concurrency) == var.broadcast_concurrency
+    error_message = "broadcast_concurrency must be a whole number from 2 to 1000 (the range Lambda accepts for maximum_concurrency)."
   }
 }

@@ -7,8 +7,10 @@ addresses so they cannot see each other's emails.
 
 from __future__ import annotations
 
+import bisect
 import json
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from support import ROOT
 
 pytestmark = pytest.mark.system
 TIMEOUT = 60
+BROADCAST_SUBSCRIBERS = 2000
 
 
 @pytest.fixture(scope="module")
@@ -201,3 +204,70 @@ def test_a_reply_ends_the_trial_run_is_recorded_counted_and_forwarded(stack: Dem
     assert forwarded[0]["headers"]["From"] == f'"Reply from {email}" <support@acme.test>'
     time.sleep(8)  # past the trial's first wait (7 simulated days): nothing more is sent
     assert templates_sent_to(stack, email) == ["trial-expiring/trial-welcome"]
+
+
+BROADCAST_TAG = "bench-news"
+
+
+def seed_subscribers(demo: Demo, count: int) -> tuple[set[str], set[str]]:
+    """``count`` tagged profiles written straight to the table (the subscribe path has its
+    own scenario); every 40th unsubscribed and every 50th suppressed. Returns (eligible,
+    ineligible)."""
+    db = control.aws_client(demo.info, "dynamodb")
+    table = demo.info["outputs"]["main_table_name"]
+    eligible, ineligible, rows = set(), set(), []
+    for n in range(count):
+        email = f"reader{n:05d}@example.com"
+        unsubscribed, suppressed = n % 40 == 7, n % 50 == 9
+        (ineligible if unsubscribed or suppressed else eligible).add(email)
+        rows.append(
+            {
+                "PK": {"S": f"SUB#{email}"},
+                "SK": {"S": "PROFILE"},
+                "email": {"S": email},
+                "first_name": {"S": f"R{n}"},
+                "tags": {"L": [{"S": BROADCAST_TAG}]},
+                "unsubscribed": {"BOOL": unsubscribed},
+                "suppressed": {"BOOL": suppressed},
+            }
+        )
+        rows.append({"PK": {"S": f"TAG#{BROADCAST_TAG}"}, "SK": {"S": f"SUB#{email}"},
+                     "email": {"S": email}})  # fmt: skip
+    for start in range(0, len(rows), 25):
+        batch = [{"PutRequest": {"Item": row}} for row in rows[start : start + 25]]
+        db.batch_write_item(RequestItems={table: batch})
+    return eligible, ineligible
+
+
+def test_a_broadcast_reaches_every_eligible_subscriber_once_within_the_rate(stack: Demo) -> None:
+    """Thousands of subscribers through the deployed loop, queue, event source mapping
+    and consumer: each eligible address gets exactly one email, nobody else any, and the
+    SES calls never outpace broadcast_send_rate."""
+    from mailstep.ops import config  # noqa: PLC0415
+    from mailstep.ops.operations import Ops  # noqa: PLC0415
+
+    eligible, ineligible = seed_subscribers(stack, BROADCAST_SUBSCRIBERS)
+    ops = Ops(config.load(ROOT))
+    rate = float(stack.info["outputs"]["broadcast_send_rate"])
+
+    ops.broadcasts.create("product-update", "broadcasts/product-update", "What's new",
+                          "Acme <hello@acme.test>", tags=[BROADCAST_TAG])  # fmt: skip
+    counted = ops.broadcasts.wait("product-update", timeout=120)
+    assert (counted["status"], counted["audience_size"]) == ("ready", len(eligible))
+    ops.broadcasts.start("product-update", dry_run=False)
+    done = ops.broadcasts.wait("product-update", until=("sent", "failed", "cancelled"),
+                               timeout=len(eligible) / rate * 3 + 120, interval=5)  # fmt: skip
+
+    assert done["status"] == "sent", done
+    assert done["counters"]["sent"] == len(eligible)
+    sent = [
+        m for m in stack.messages() if m["headers"].get("X-Mailstep-Broadcast") == "product-update"
+    ]
+    recipients = Counter(m["to"][0] for m in sent)
+    assert set(recipients) == eligible
+    assert max(recipients.values()) == 1
+    assert not set(recipients) & ineligible
+    moments = sorted(m["real_time"] for m in sent)
+    assert len(moments) / (moments[-1] - moments[0]) <= rate
+    busiest = max(bisect.bisect_left(moments, t + 2.0) - i for i, t in enumerate(moments))
+    assert busiest <= 2 * rate + 1  # evenly spaced slots; one late call may bunch

@@ -303,6 +303,16 @@ MUTATIONS: dict[str, Callable[[dict[str, Any]], None]] = {
     "queue without encryption": _set(
         "aws_sqs_queue", "events_dlq", "sqs_managed_sse_enabled", False
     ),
+    "broadcast queue without encryption": _set(
+        "aws_sqs_queue", "sqs_queue.broadcast", "sqs_managed_sse_enabled", False
+    ),
+    "broadcast queue without a redrive policy": _set(
+        "aws_sqs_queue", "sqs_queue.broadcast", "redrive_policy", ""
+    ),
+    # An omitted function_response_types plans as null.
+    "event source mapping without batch item failures": _set(
+        "aws_lambda_event_source_mapping", "broadcast", "function_response_types", None
+    ),
     "log group without retention": _set(
         "aws_cloudwatch_log_group", "send-email", "retention_in_days", 0
     ),

@@ -216,6 +216,25 @@ def test_unconditional_deny_still_denies(sandbox: server.Sandbox) -> None:
         s3.put_object(Bucket="deny-all", Key="k", Body=b"v")
 
 
+def test_redrive_policy_reads_back_as_compact_json(sandbox: server.Sandbox) -> None:
+    """As AWS returns it (and jsonencode writes it): no whitespace-only re-plan."""
+    sqs = client(sandbox, "sqs")
+    dlq = sqs.create_queue(QueueName="compact-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue = sqs.create_queue(
+        QueueName="compact",
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5})
+        },
+    )["QueueUrl"]
+    policy = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["RedrivePolicy"])[
+        "Attributes"
+    ]["RedrivePolicy"]
+    assert policy == f'{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":5}}'
+
+
 def test_stop_releases_the_port() -> None:
     running = server.start(0)
     running.stop()
@@ -244,3 +263,36 @@ def test_command_line_writes_the_endpoint_and_stops_on_sigterm(tmp_path: Path) -
         stdout, _ = process.communicate(timeout=30)
     assert process.returncode == 0
     assert f"listening on {endpoint}" in stdout
+
+
+def test_a_cancelled_transaction_puts_back_exactly_the_items_it_touched(
+    sandbox: server.Sandbox,
+) -> None:
+    """The transaction stub snapshots items, not tables: a cancelled transaction must still
+    leave every item as it was, and a successful one must apply."""
+    db = boto3.client("dynamodb", endpoint_url=sandbox.endpoint_url, region_name="us-east-1",
+                      aws_access_key_id="t", aws_secret_access_key="t")  # fmt: skip
+    db.create_table(
+        TableName="tx", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+    )  # fmt: skip
+    db.put_item(TableName="tx", Item={"PK": {"S": "kept"}, "n": {"N": "1"}})
+    db.put_item(TableName="tx", Item={"PK": {"S": "guard"}, "n": {"N": "1"}})
+    two = {":t": {"N": "2"}}
+    failing = [
+        {"Update": {"TableName": "tx", "Key": {"PK": {"S": "kept"}},
+                    "UpdateExpression": "SET n = :t", "ExpressionAttributeValues": two}},
+        {"Put": {"TableName": "tx", "Item": {"PK": {"S": "new"}}}},
+        {"ConditionCheck": {"TableName": "tx", "Key": {"PK": {"S": "guard"}},
+                            "ConditionExpression": "attribute_not_exists(PK)"}},
+    ]  # fmt: skip
+
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        db.transact_write_items(TransactItems=failing)
+
+    assert db.get_item(TableName="tx", Key={"PK": {"S": "kept"}})["Item"]["n"] == {"N": "1"}
+    assert "Item" not in db.get_item(TableName="tx", Key={"PK": {"S": "new"}})
+    db.transact_write_items(TransactItems=failing[:2])
+    assert db.get_item(TableName="tx", Key={"PK": {"S": "kept"}})["Item"]["n"] == {"N": "2"}
+    assert "Item" in db.get_item(TableName="tx", Key={"PK": {"S": "new"}})

@@ -298,7 +298,7 @@ def fail(bsvc: BroadcastServices, payload: Mapping[str, Any]) -> dict[str, Any]:
     """The state machine's catch path: record why the loop stopped."""
     broadcast_id = require_id(payload, "broadcast_id")
     error = payload.get("error")
-    text = error if isinstance(error, str) else repr(error)
+    text = error if isinstance(error, str) else json.dumps(error, default=str)
     now = iso(bsvc.core.now())
     moved = bsvc.broadcasts.transition(
         broadcast_id, ["counting", "sending"], "failed", now, finished_at=now, error=text[:1000]

@@ -209,13 +209,19 @@ def sender_domains(root: Path) -> list[str]:
     return sorted(domains)
 
 
+# Broadcasts in the sandbox send at most this many emails per (real) second: about what
+# the in-process consumer sustains alongside the SES event shims, so pacing shows.
+LOCAL_BROADCAST_RATE = 10
+
+
 def deploy_variables(paths: Paths, info: dict[str, Any]) -> list[str]:
     """The local deployment: links point at the sandbox's page, tables may be destroyed,
-    the sequences' sender domain is the SES identity (more are verified directly), and
-    reply capture is on for the sender domains."""
+    the sequences' sender domain is the SES identity (more are verified directly),
+    reply capture is on for the sender domains and broadcasts are paced for one host."""
     variables = [
         f"unsubscribe_base_url={info['unsubscribe_url']}",
         "deletion_protection=false",
+        f"broadcast_send_rate={LOCAL_BROADCAST_RATE}",
     ]
     domains = sender_domains(paths.root)
     if domains:

@@ -6,8 +6,9 @@ What runs here (each piece documented in ``docs/local-sandbox.md``):
 * Step Functions executing ASL, with Wait states and retries compressed
   (:mod:`mailstep.local.clock`) and Lambda tasks running the deployed handlers
   in-process (:mod:`mailstep.local.lambda_runtime`);
-* EventBridge delivery to Step Functions / Lambda / SNS targets and the SES outbox
-  with configuration-set event publishing (:mod:`mailstep.local.shims`);
+* EventBridge delivery to Step Functions / Lambda / SNS targets, SQS event source
+  mappings polled like Lambda does, and the SES outbox with configuration-set event
+  publishing (:mod:`mailstep.local.shims`);
 * an HTTP front on 127.0.0.1 that serves the unsubscribe Function URL (any path but
   ``/_local/``) by invoking the deployed unsubscribe function, plus a small control API
   under ``/_local/`` (outbox, engagement, replies, drain, status) for the CLI and tests.
@@ -69,6 +70,7 @@ class LocalAws:
         self.scale = scale
         self.outbox = shims.Outbox(outbox_dir or state_dir / "outbox")
         self.deliveries = shims.Deliveries()
+        self.event_sources: shims.SqsEventSources | None = None
         self.clock = clock_mod.SimClock(scale=scale)
         self._moto: server.Sandbox | None = None
         self._http: ThreadingHTTPServer | None = None
@@ -92,6 +94,8 @@ class LocalAws:
         shims.install_eventbridge(self.deliveries)
         shims.install_status_events()
         shims.install_ses(self.outbox, self.deliveries, self.clock, REGION)
+        self.event_sources = shims.install_sqs_event_sources(REGION)
+        self.event_sources.start()
         self._http = ThreadingHTTPServer((LOOPBACK, self.http_port), _handler_for(self))
         threading.Thread(target=self._http.serve_forever, name="mailstep-http", daemon=True).start()
         http = f"http://{LOOPBACK}:{self._http.server_address[1]}"
@@ -102,6 +106,8 @@ class LocalAws:
             self._http.shutdown()
             self._http.server_close()
         self.deliveries.stop()
+        if self.event_sources:
+            self.event_sources.stop()
         if self._moto:
             self._moto.stop()
         shims.uninstall()

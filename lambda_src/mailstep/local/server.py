@@ -29,6 +29,18 @@ SES v1 receipt rules (reply capture)
   destroyed or replaced. The stub removes the rule from its rule set (AWS answers
   ``RuleSetDoesNotExist`` for an unknown set and succeeds for an unknown rule).
 
+SQS redrive policies
+* moto returns a queue's ``RedrivePolicy`` as ``json.dumps`` output (``", "`` and
+  ``": "`` separators); AWS returns compact JSON, which is what Terraform's
+  ``jsonencode`` writes, so every re-plan showed a whitespace-only change. The stub
+  returns it compact.
+
+DynamoDB transactions
+* moto deep-copies every table a ``TransactWriteItems`` touches, to roll back on
+  failure: each transaction costs time in proportion to the whole table, so a sandbox
+  holding thousands of subscribers slows to a crawl. The stub snapshots only the items
+  the transaction names and puts exactly those back when it is cancelled.
+
 Python API::
 
     sandbox = start(port=0)          # 0 picks a free port
@@ -45,6 +57,7 @@ The server always binds 127.0.0.1, never moto's default 0.0.0.0.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import logging
 import os
@@ -55,7 +68,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import moto.dynamodb.models as dynamodb_models
 from moto.core.responses import ActionResult, EmptyResult
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.server import ThreadedMotoServer
 from moto.ses.exceptions import (
@@ -65,6 +81,7 @@ from moto.ses.exceptions import (
     SesError,
 )
 from moto.ses.responses import EmailResponse
+from moto.sqs.models import Queue
 from moto.stepfunctions.responses import StepFunctionResponse
 
 LOOPBACK = "127.0.0.1"
@@ -199,9 +216,72 @@ def _delete_receipt_rule(self: Any) -> ActionResult:
     return EmptyResult()
 
 
+# --- SQS redrive policies ------------------------------------------------------------
+
+_original_queue_attributes = Queue.attributes
+
+
+def _queue_attributes(self: Any) -> dict[str, Any]:
+    result: dict[str, Any] = _original_queue_attributes.fget(self)  # type: ignore[attr-defined]
+    if "RedrivePolicy" in result:
+        result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+    return result
+
+
+# --- DynamoDB transactions ------------------------------------------------------
+
+_original_transact_write_items = DynamoDBBackend.transact_write_items
+
+
+class _SharedTables:
+    """Stands in for ``copy`` in moto's DynamoDB models: tables are not copied (the
+    transaction stub below restores the items it touched); anything else is."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def _touched_key(backend: Any, op_type: str, op: dict[str, Any]) -> tuple[str, Any] | None:
+    table = backend.tables.get(op.get("TableName"))
+    if table is None:
+        return None
+    if op_type != "Put":
+        return op["TableName"], op.get("Key")
+    attrs = op.get("Item") or {}
+    names = [table.hash_key_attr, *([table.range_key_attr] if table.range_key_attr else [])]
+    if any(name not in attrs for name in names):
+        return None
+    return op["TableName"], {name: attrs[name] for name in names}
+
+
+def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    snapshots = []
+    for entry in transact_items:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            continue  # moto raises the right error for it
+        op_type, op = next(iter(entry.items()))
+        touched = _touched_key(self, op_type, op) if isinstance(op, dict) else None
+        if touched and touched[1]:
+            try:
+                current = self.get_item(*touched)
+            except Exception:  # noqa: S112 - a bad key: moto reports it below
+                continue
+            snapshots.append((*touched, copy.deepcopy(current)))
+    try:
+        _original_transact_write_items(self, transact_items)
+    except Exception:
+        for table_name, item_key, before in reversed(snapshots):
+            if before is None:
+                self.delete_item(table_name, item_key)
+            else:
+                self.put_item(table_name, before.to_json()["Attributes"])
+        raise
+
+
 # --- installation --------------------------------------------------------------
 
-STUBS: dict[type, dict[str, Callable[..., Any]]] = {
+STUBS: dict[type, dict[str, Callable[..., Any] | property]] = {
     StepFunctionResponse: {
         "validate_state_machine_definition": _validate_state_machine_definition,
         "list_state_machine_versions": _list_state_machine_versions,
@@ -215,6 +295,8 @@ STUBS: dict[type, dict[str, Callable[..., Any]]] = {
         "delete_configuration_set": _delete_configuration_set,
         "delete_receipt_rule": _delete_receipt_rule,
     },
+    Queue: {"attributes": property(_queue_attributes)},
+    DynamoDBBackend: {"transact_write_items": _transact_write_items},
 }
 
 
@@ -222,11 +304,13 @@ def install_stubs() -> None:
     """Install the stubs on moto's classes (idempotent).
 
     moto dispatches an operation to the response-class method named after it in
-    snake_case, so setting the method is all an operation needs.
+    snake_case, so setting the method is all an operation needs (a model's property
+    is replaced by a property).
     """
     for cls, methods in STUBS.items():
         for name, function in methods.items():
             setattr(cls, name, function)
+    setattr(dynamodb_models, "copy", _SharedTables)  # noqa: B010 - patching moto
 
 
 @dataclass

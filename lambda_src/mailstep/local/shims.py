@@ -16,6 +16,10 @@ Each fills one documented gap of moto 5.2.5 (see ``docs/local-sandbox.md``):
 * **SES receiving** — moto receives no mail. :func:`reply` builds the reply a
   subscriber would send to an outbox message and publishes the ``Received``
   notification an SES receipt rule's SNS action (UTF-8) would, to the replies topic.
+* **SQS event sources** — moto invokes a queue's function inside ``SendMessage`` (in the
+  sender's thread, one record per call, without ``batchItemFailures``).
+  :class:`SqsEventSources` polls instead, as Lambda does: batches, partial failures,
+  redelivery and the queue's redrive to its dead-letter queue.
 
 Deliveries that AWS makes asynchronously (EventBridge targets, SNS notifications of SES
 events) run on one background :class:`Deliveries` worker, as they would on AWS: the
@@ -36,6 +40,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+from mailstep.local import lambda_runtime
 from mailstep.local.clock import SimClock
 
 ACCOUNT = "123456789012"
@@ -279,6 +284,193 @@ def install_status_events() -> None:
         backend.put_events([status_change_event(execution)])
 
     setattr(BaseExecutionWorkerCommunication, "terminated", terminated)  # noqa: B010
+
+
+# --------------------------------------------------------------------------- SQS → Lambda
+
+# How long a record the function failed stays invisible before it is received again.
+# On AWS that is the rest of the queue's visibility timeout (360 s for the broadcast
+# queue); compressed here so a message that keeps failing reaches the queue's DLQ (on
+# the receive after maxReceiveCount) within seconds.
+REDELIVERY_SECONDS = 1
+
+
+def sqs_record(message: Any, queue_arn: str) -> dict[str, Any]:
+    """One record of the event Lambda's SQS poller passes to the function."""
+    attributes = {
+        "ApproximateReceiveCount": str(message.approximate_receive_count),
+        "SentTimestamp": str(message.sent_timestamp),
+        "SenderId": message.sender_id,
+        "ApproximateFirstReceiveTimestamp": str(message.approximate_first_receive_timestamp),
+    }
+    if message.group_id:
+        attributes.update(
+            MessageGroupId=message.group_id, MessageDeduplicationId=message.deduplication_id
+        )
+    return {
+        "messageId": message.id,
+        "receiptHandle": message.receipt_handle,
+        "body": message.body,
+        "attributes": attributes,
+        "messageAttributes": {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": value["DataType"],
+            }
+            for name, value in message.message_attributes.items()
+        },
+        "md5OfBody": message.body_md5,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }
+
+
+def failed_records(
+    message_ids: list[str], output: str, errored: bool, report_item_failures: bool
+) -> set[str]:
+    """Which records of a batch Lambda leaves on the queue, given the function's result.
+
+    An error fails the whole batch. With ``ReportBatchItemFailures`` a null result, or
+    one without (or with an empty) ``batchItemFailures``, is a complete success, and
+    the records it names are failures; a malformed list (an identifier that is empty,
+    null or not in the batch) fails the whole batch, as Lambda documents.
+    """
+    if errored:
+        return set(message_ids)
+    if not report_item_failures:
+        return set()
+    result = json.loads(output)
+    if result is None:
+        return set()
+    if not isinstance(result, Mapping):
+        return set(message_ids)
+    items = result.get("batchItemFailures") or []
+    named = [item.get("itemIdentifier") if isinstance(item, Mapping) else None for item in items]
+    if any(i not in message_ids for i in named):
+        return set(message_ids)
+    return {str(i) for i in named}  # every one is in message_ids
+
+
+@dataclass
+class Batch:
+    """One invocation of a function by an event source mapping."""
+
+    function_name: str
+    message_ids: list[str]
+    failed: set[str]
+
+
+class SqsEventSources:
+    """Lambda's SQS poller for every enabled event source mapping, on one thread.
+
+    Each pass receives up to ``BatchSize`` messages per mapping through moto's SQS
+    backend (so receive counts and the queue's redrive policy apply), runs the function
+    in-process (:mod:`mailstep.local.lambda_runtime`), deletes the records that
+    succeeded and makes the failed ones visible again after :data:`REDELIVERY_SECONDS`.
+    One batch runs at a time: the sandbox runs one Lambda at a time anyway.
+    """
+
+    def __init__(self, account: str = ACCOUNT, region: str = "us-east-1") -> None:
+        self.account, self.region = account, region
+        self.batches: list[Batch] = []
+        self.failures: list[str] = []
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="mailstep-sqs-poller", daemon=True)
+
+    def start(self, interval: float = 0.1) -> None:
+        self._interval = interval
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                busy = self.poll()
+            except Exception as exc:
+                self.failures.append(f"{type(exc).__name__}: {exc}")
+                busy = False
+            if not busy:
+                self._stopped.wait(self._interval)
+
+    def poll(self) -> bool:
+        """One pass over the enabled SQS mappings; whether any function ran."""
+        from moto.awslambda.utils import get_backend  # noqa: PLC0415
+
+        mappings = get_backend(self.account, self.region).list_event_source_mappings("", "")
+        ran = False
+        for mapping in list(mappings):
+            if mapping.enabled and mapping.event_source_arn.split(":")[2] == "sqs":
+                ran = self._deliver(mapping) or ran
+        return ran
+
+    def _deliver(self, mapping: Any) -> bool:
+        from moto.awslambda.utils import get_backend  # noqa: PLC0415
+        from moto.sqs.models import sqs_backends  # noqa: PLC0415
+
+        queue_arn: str = mapping.event_source_arn
+        _, _, _, region, account, queue_name = queue_arn.split(":")
+        sqs = sqs_backends[account][region]
+        queue = sqs.queues.get(queue_name)
+        if queue is None:
+            return False
+        messages = sqs.receive_message(
+            queue_name, mapping.batch_size, 0, queue.attributes["VisibilityTimeout"], ["All"]
+        )
+        if not messages:
+            return False
+        function = get_backend(account, region).get_function(mapping.function_arn)
+        event = {"Records": [sqs_record(m, queue_arn) for m in messages]}
+        output, errored = lambda_runtime.run(
+            function.function_name,
+            str(function.handler),
+            dict(function.environment_vars or {}),
+            event,
+        )
+        ids = [m.id for m in messages]
+        reports = "ReportBatchItemFailures" in (mapping.function_response_types or [])
+        failed = failed_records(ids, output, errored, reports)
+        for message in messages:
+            if message.id in failed:
+                sqs.change_message_visibility(
+                    queue_name, str(message.receipt_handle), REDELIVERY_SECONDS
+                )
+            else:
+                sqs.delete_message(queue_name, str(message.receipt_handle))
+        self.batches.append(Batch(function.function_name, ids, failed))
+        return True
+
+
+def install_sqs_event_sources(region: str = "us-east-1") -> SqsEventSources:
+    """Stop moto invoking functions inside SendMessage and poll instead (idempotent patch).
+
+    moto registers an SQS mapping on its queue, and ``Queue.add_message`` then runs the
+    function synchronously in the sender's request (a Lambda that enqueues would run
+    the consumer nested in its own call). The patch takes the mapping off the queue;
+    the returned poller, once started, delivers for every mapping instead.
+    """
+    from moto.awslambda.models import LambdaBackend  # noqa: PLC0415
+    from moto.sqs.models import sqs_backends  # noqa: PLC0415
+
+    if "sqs" not in _state:
+        original = LambdaBackend.create_event_source_mapping
+        _state["sqs"] = original
+
+        def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
+            mapping = original(self, spec)
+            for queue in sqs_backends[self.account_id][self.region_name].queues.values():
+                if queue.queue_arn == mapping.event_source_arn:
+                    queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
+            return mapping
+
+        setattr(LambdaBackend, "create_event_source_mapping", create_event_source_mapping)  # noqa: B010
+    return SqsEventSources(region=region)
 
 
 # --------------------------------------------------------------------------- SES
@@ -712,4 +904,9 @@ def uninstall() -> None:
         )
 
         setattr(BaseExecutionWorkerCommunication, "terminated", status)  # noqa: B010
+    original_mapping = _state.pop("sqs", None)
+    if original_mapping:
+        from moto.awslambda.models import LambdaBackend  # noqa: PLC0415
+
+        setattr(LambdaBackend, "create_event_source_mapping", original_mapping)  # noqa: B010
     DELIVERY_LOG.clear()

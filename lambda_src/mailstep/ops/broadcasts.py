@@ -32,7 +32,7 @@ class BroadcastOps:
 
     @property
     def function_name(self) -> str:
-        return f"{self._ops.config.name_prefix}-broadcast"
+        return self._ops.config.broadcast_function or f"{self._ops.config.name_prefix}-broadcast"
 
     def _invoke(self, payload: dict[str, Any]) -> dict[str, Any]:
         response = self._ops.client("lambda").invoke(
@@ -98,9 +98,15 @@ class BroadcastOps:
                 f"broadcast {broadcast_id!r} is {record['status']}: only a broadcast whose "
                 "dry run finished (ready) can be started"
             )
+        rate = self._ops.config.broadcast_send_rate
+        pace = (
+            f"at {rate:g} emails/s (about {_duration((size or 0) / rate)})"
+            if rate
+            else "paced to the deployment's broadcast_send_rate"
+        )
         summary = (
             f"send {record['template']} ({record['subject']!r}) to {size} recipients counted "
-            "by the dry run, paced to the deployment's broadcast_send_rate"
+            f"by the dry run, {pace}"
         )
         if dry_run:
             return {"dry_run": True, "summary": summary, "broadcast": record}
@@ -133,3 +139,11 @@ class BroadcastOps:
             {k: v for k, v in b.as_dict().items() if k not in ("sender", "counters")} for b in found
         ]
         return {"items": items, "next_cursor": next_cursor}
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"

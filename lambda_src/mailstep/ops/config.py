@@ -33,6 +33,8 @@ class Config:
     endpoint: str | None = None
     configuration_set: str = ""
     local: bool = False
+    broadcast_function: str | None = None
+    broadcast_send_rate: float | None = None
 
     @classmethod
     def from_outputs(
@@ -67,7 +69,13 @@ class Config:
             endpoint=endpoint,
             configuration_set=flat.get("configuration_set_name") or "",
             local=local,
+            broadcast_function=flat.get("broadcast_function_name") or None,
+            broadcast_send_rate=_number(flat.get("broadcast_send_rate")),
         )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
 def _name_prefix(flat: dict[str, Any]) -> str:

@@ -54,6 +54,9 @@ mock_provider "aws" {
       url = "https://sqs.eu-west-1.amazonaws.com/123456789012/mailstep-events-dlq"
     }
   }
+  mock_resource "aws_sfn_state_machine" {
+    defaults = { arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:mailstep--broadcast" }
+  }
   mock_resource "aws_ssm_parameter" {
     defaults = { arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/mailstep/config" }
   }
@@ -66,6 +69,32 @@ override_resource {
     arn = "arn:aws:sqs:eu-west-1:123456789012:mailstep-lambda-dlq"
     url = "https://sqs.eu-west-1.amazonaws.com/123456789012/mailstep-lambda-dlq"
   }
+}
+
+override_resource {
+  target = aws_sqs_queue.broadcast
+  values = {
+    arn = "arn:aws:sqs:eu-west-1:123456789012:mailstep-broadcast"
+    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/mailstep-broadcast"
+  }
+}
+
+override_resource {
+  target = aws_sqs_queue.broadcast_dlq
+  values = {
+    arn = "arn:aws:sqs:eu-west-1:123456789012:mailstep-broadcast-dlq"
+    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/mailstep-broadcast-dlq"
+  }
+}
+
+override_resource {
+  target = aws_lambda_function.this["broadcast"]
+  values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mailstep-broadcast" }
+}
+
+override_resource {
+  target = aws_lambda_function.this["broadcast-send"]
+  values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mailstep-broadcast-send" }
 }
 
 override_resource {
@@ -95,6 +124,8 @@ run "defaults_follow_the_runtime_contract" {
       bounce-handler     = "mailstep.handlers.bounce_handler.handler"
       engagement-handler = "mailstep.handlers.engagement_handler.handler"
       subscribe          = "mailstep.handlers.subscribe.handler"
+      broadcast          = "mailstep.handlers.broadcast.handler"
+      broadcast-send     = "mailstep.handlers.broadcast_send.handler"
     }
     error_message = "Function handlers differ from docs/runtime-contract.md."
   }
@@ -111,16 +142,20 @@ run "defaults_follow_the_runtime_contract" {
 
   assert {
     condition = alltrue([for f in aws_lambda_function.this : jsonencode(f.environment[0].variables) == jsonencode({
-      MAILSTEP_TABLE               = "mailstep-main"
-      MAILSTEP_EVENTS_TABLE        = "mailstep-events"
-      MAILSTEP_TEMPLATE_BUCKET     = aws_s3_bucket.templates.id
-      MAILSTEP_CONFIGURATION_SET   = "mailstep-config-set"
-      MAILSTEP_EVENT_BUS           = "mailstep-bus"
-      MAILSTEP_CONFIG_PARAMETER    = "/mailstep/config"
-      MAILSTEP_SECRET_PARAMETER    = "/mailstep/unsubscribe-secret"
-      POWERTOOLS_SERVICE_NAME      = "mailstep"
-      POWERTOOLS_METRICS_NAMESPACE = "mailstep"
-      LOG_LEVEL                    = "INFO"
+      MAILSTEP_TABLE                   = "mailstep-main"
+      MAILSTEP_EVENTS_TABLE            = "mailstep-events"
+      MAILSTEP_TEMPLATE_BUCKET         = aws_s3_bucket.templates.id
+      MAILSTEP_CONFIGURATION_SET       = "mailstep-config-set"
+      MAILSTEP_EVENT_BUS               = "mailstep-bus"
+      MAILSTEP_CONFIG_PARAMETER        = "/mailstep/config"
+      MAILSTEP_SECRET_PARAMETER        = "/mailstep/unsubscribe-secret"
+      MAILSTEP_BROADCAST_QUEUE_URL     = "https://sqs.eu-west-1.amazonaws.com/123456789012/mailstep-broadcast"
+      MAILSTEP_BROADCAST_STATE_MACHINE = "arn:aws:states:eu-west-1:123456789012:stateMachine:mailstep--broadcast"
+      MAILSTEP_BROADCAST_SEND_RATE     = "10"
+      MAILSTEP_BROADCAST_CONCURRENCY   = "2"
+      POWERTOOLS_SERVICE_NAME          = "mailstep"
+      POWERTOOLS_METRICS_NAMESPACE     = "mailstep"
+      LOG_LEVEL                        = "INFO"
     })])
     error_message = "Every function must get the contract's environment."
   }
@@ -417,7 +452,7 @@ run "defaults_follow_the_runtime_contract" {
 
   assert {
     condition = alltrue(flatten([
-      [for r in [aws_dynamodb_table.main, aws_dynamodb_table.events, aws_s3_bucket.templates, aws_cloudwatch_event_bus.this, aws_sqs_queue.events_dlq, aws_sqs_queue.lambda_dlq, aws_cloudwatch_event_rule.cleanup, aws_ssm_parameter.config, aws_ssm_parameter.unsubscribe_secret] : r.tags == tomap({ application = "mailstep", team = "growth" })],
+      [for r in [aws_dynamodb_table.main, aws_dynamodb_table.events, aws_s3_bucket.templates, aws_cloudwatch_event_bus.this, aws_sqs_queue.events_dlq, aws_sqs_queue.lambda_dlq, aws_sqs_queue.broadcast, aws_sqs_queue.broadcast_dlq, aws_lambda_event_source_mapping.broadcast, aws_sfn_state_machine.broadcast, aws_iam_role.broadcast_state_machine, aws_cloudwatch_log_group.broadcast_state_machine, aws_cloudwatch_event_rule.cleanup, aws_ssm_parameter.config, aws_ssm_parameter.unsubscribe_secret] : r.tags == tomap({ application = "mailstep", team = "growth" })],
       [for r in aws_lambda_function.this : r.tags == tomap({ application = "mailstep", team = "growth" })],
       [for r in aws_iam_role.function : r.tags == tomap({ application = "mailstep", team = "growth" })],
       [for r in aws_cloudwatch_log_group.function : r.tags == tomap({ application = "mailstep", team = "growth" })],
@@ -426,6 +461,92 @@ run "defaults_follow_the_runtime_contract" {
       [for r in aws_s3_object.template : r.tags == tomap({ application = "mailstep", team = "growth" })],
     ]))
     error_message = "Every taggable resource carries tags merged with application = mailstep."
+  }
+
+  # --- broadcasts: queue, event source mapping, state machine, grants
+
+  assert {
+    condition     = aws_sqs_queue.broadcast.name == "mailstep-broadcast" && aws_sqs_queue.broadcast.visibility_timeout_seconds == 360 && aws_sqs_queue.broadcast.sqs_managed_sse_enabled && jsondecode(aws_sqs_queue.broadcast.redrive_policy) == { deadLetterTargetArn = "arn:aws:sqs:eu-west-1:123456789012:mailstep-broadcast-dlq", maxReceiveCount = 5 }
+    error_message = "The broadcast queue is encrypted, hides a message for 6x broadcast-send's timeout and redrives to its DLQ after 5 receives."
+  }
+
+  assert {
+    condition     = aws_sqs_queue.broadcast_dlq.name == "mailstep-broadcast-dlq" && aws_sqs_queue.broadcast_dlq.message_retention_seconds == 1209600 && aws_sqs_queue.broadcast_dlq.sqs_managed_sse_enabled && aws_cloudwatch_metric_alarm.dlq["broadcast"].dimensions.QueueName == "mailstep-broadcast-dlq"
+    error_message = "The broadcast DLQ keeps 14 days, is encrypted and has a depth alarm."
+  }
+
+  assert {
+    condition = (aws_lambda_event_source_mapping.broadcast.event_source_arn == aws_sqs_queue.broadcast.arn
+      && aws_lambda_event_source_mapping.broadcast.function_name == "arn:aws:lambda:eu-west-1:123456789012:function:mailstep-broadcast-send"
+      && aws_lambda_event_source_mapping.broadcast.batch_size == 10
+      && aws_lambda_event_source_mapping.broadcast.function_response_types == toset(["ReportBatchItemFailures"])
+    && aws_lambda_event_source_mapping.broadcast.scaling_config[0].maximum_concurrency == 2)
+    error_message = "The queue feeds broadcast-send in batches of 10, with batch item failures and maximum_concurrency = broadcast_concurrency."
+  }
+
+  assert {
+    condition     = aws_sfn_state_machine.broadcast.name == "mailstep--broadcast" && aws_sfn_state_machine.broadcast.type == "STANDARD" && aws_sfn_state_machine.broadcast.logging_configuration[0].level == "ERROR" && !aws_sfn_state_machine.broadcast.logging_configuration[0].include_execution_data
+    error_message = "The broadcast state machine is STANDARD, named <name_prefix>--broadcast, logging errors without execution data."
+  }
+
+  assert {
+    condition = (jsondecode(aws_sfn_state_machine.broadcast.definition).States.Resolve.Parameters.FunctionName == "arn:aws:lambda:eu-west-1:123456789012:function:mailstep-broadcast"
+      && jsondecode(aws_sfn_state_machine.broadcast.definition).States["Fail-record"].Parameters.FunctionName == "arn:aws:lambda:eu-west-1:123456789012:function:mailstep-broadcast"
+    && aws_sfn_state_machine.broadcast.definition == output.broadcast_definition)
+    error_message = "Both Tasks invoke the broadcast function; the definition is exported."
+  }
+
+  assert {
+    condition = (one([for s in data.aws_iam_policy_document.broadcast_state_machine.statement : s.resources if s.sid == "InvokeBroadcast"]) == toset(["arn:aws:lambda:eu-west-1:123456789012:function:mailstep-broadcast"])
+    && toset([for s in data.aws_iam_policy_document.broadcast_state_machine.statement : s.sid]) == toset(["InvokeBroadcast", "DeliverLogs"]))
+    error_message = "The state machine may invoke the broadcast function only (and deliver its logs)."
+  }
+
+  assert {
+    condition = jsonencode({ for c in one(data.aws_iam_policy_document.broadcast_state_machine_trust.statement).condition : c.variable => c.values }) == jsonencode({
+      "aws:SourceAccount" = ["123456789012"]
+      "aws:SourceArn"     = ["arn:aws:states:eu-west-1:123456789012:stateMachine:mailstep--broadcast"]
+    })
+    error_message = "Only the broadcast state machine of this account may assume its role."
+  }
+
+  assert {
+    condition = jsonencode({ for s in data.aws_iam_policy_document.function["broadcast"].statement : s.sid => [s.actions, s.resources] }) == jsonencode({
+      BroadcastQueue            = [["sqs:SendMessage"], ["arn:aws:sqs:eu-west-1:123456789012:mailstep-broadcast"]]
+      MainTable                 = [["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem"], ["arn:aws:dynamodb:eu-west-1:123456789012:table/mailstep-main"]]
+      ManageBroadcastExecutions = [["states:DescribeExecution", "states:StopExecution"], ["arn:aws:states:eu-west-1:123456789012:execution:mailstep--broadcast:*"]]
+      ReadParameters            = [["ssm:GetParameter"], ["arn:aws:ssm:eu-west-1:123456789012:parameter/mailstep/config"]]
+      ReadTemplates             = [["s3:GetObject"], ["arn:aws:s3:::mailstep-templates-123456789012/*"]]
+      StartBroadcastExecutions  = [["states:StartExecution"], ["arn:aws:states:eu-west-1:123456789012:stateMachine:mailstep--broadcast"]]
+      WriteOwnLogs              = [["logs:CreateLogStream", "logs:PutLogEvents"], ["arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/mailstep:*"]]
+    })
+    error_message = "broadcast gets exactly the contract's grants: table pages, templates, SendMessage, its own executions, the config."
+  }
+
+  assert {
+    condition = jsonencode({ for s in data.aws_iam_policy_document.function["broadcast-send"].statement : s.sid => [s.actions, s.resources] if contains(["BroadcastQueue", "MainTable", "ReadParameters", "SendEmail", "PublishLifecycleEvents"], s.sid) }) == jsonencode({
+      BroadcastQueue         = [["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"], ["arn:aws:sqs:eu-west-1:123456789012:mailstep-broadcast"]]
+      MainTable              = [["dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], ["arn:aws:dynamodb:eu-west-1:123456789012:table/mailstep-main"]]
+      PublishLifecycleEvents = [["events:PutEvents"], ["arn:aws:events:eu-west-1:123456789012:event-bus/mailstep-bus"]]
+      ReadParameters         = [["ssm:GetParameter"], ["arn:aws:ssm:eu-west-1:123456789012:parameter/mailstep/config", "arn:aws:ssm:eu-west-1:123456789012:parameter/mailstep/unsubscribe-secret"]]
+      SendEmail              = [["ses:SendEmail"], ["arn:aws:ses:eu-west-1:123456789012:configuration-set/mailstep-config-set", "arn:aws:ses:eu-west-1:123456789012:identity/*"]]
+    })
+    error_message = "broadcast-send consumes the queue (ReceiveMessage, DeleteMessage, GetQueueAttributes), claims, sends and publishes."
+  }
+
+  assert {
+    condition     = toset([for s in data.aws_iam_policy_document.function["broadcast-send"].statement : s.sid]) == toset(["WriteOwnLogs", "MainTable", "ReadTemplates", "SendEmail", "ReadParameters", "PublishLifecycleEvents", "BroadcastQueue"])
+    error_message = "broadcast-send may not stop or start executions."
+  }
+
+  assert {
+    condition     = alltrue([for k in ["send-email", "check-condition", "unsubscribe", "bounce-handler", "engagement-handler", "subscribe"] : length([for s in data.aws_iam_policy_document.function[k].statement : s if contains(["BroadcastQueue", "StartBroadcastExecutions", "ManageBroadcastExecutions"], s.sid)]) == 0])
+    error_message = "Only the broadcast functions touch the broadcast queue or state machine."
+  }
+
+  assert {
+    condition     = output.broadcast_queue_url == aws_sqs_queue.broadcast.url && output.broadcast_queue_arn == aws_sqs_queue.broadcast.arn && output.broadcast_dlq_url == aws_sqs_queue.broadcast_dlq.url && output.broadcast_state_machine_arn == aws_sfn_state_machine.broadcast.arn && output.broadcast_function_name == "mailstep-broadcast"
+    error_message = "The outputs name the broadcast queue, DLQ, state machine and function."
   }
 
   # --- core output is what a sequence needs
@@ -499,8 +620,27 @@ run "alarms_notify_the_given_topic" {
   }
 
   assert {
-    condition     = toset(keys(aws_cloudwatch_metric_alarm.function_errors)) == toset(keys(aws_lambda_function.this)) && toset(keys(aws_cloudwatch_metric_alarm.dlq)) == toset(["events", "lambda"])
+    condition     = toset(keys(aws_cloudwatch_metric_alarm.function_errors)) == toset(keys(aws_lambda_function.this)) && toset(keys(aws_cloudwatch_metric_alarm.dlq)) == toset(["events", "lambda", "broadcast"])
     error_message = "One error alarm per function and one depth alarm per DLQ."
+  }
+}
+
+run "broadcast_rate_and_concurrency_inputs" {
+  command = plan
+
+  variables {
+    broadcast_send_rate   = 14
+    broadcast_concurrency = 5
+  }
+
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : f.environment[0].variables.MAILSTEP_BROADCAST_SEND_RATE == "14" && f.environment[0].variables.MAILSTEP_BROADCAST_CONCURRENCY == "5"])
+    error_message = "The send rate and concurrency reach every function's environment."
+  }
+
+  assert {
+    condition     = aws_lambda_event_source_mapping.broadcast.scaling_config[0].maximum_concurrency == 5
+    error_message = "broadcast_concurrency caps the event source mapping."
   }
 }
 
@@ -813,4 +953,34 @@ run "alarm_topic_arn_must_be_a_topic_arn" {
   command = plan
   variables { alarm_topic_arn = "ops-alerts" }
   expect_failures = [var.alarm_topic_arn]
+}
+
+run "broadcast_send_rate_must_be_positive" {
+  command = plan
+  variables { broadcast_send_rate = 0 }
+  expect_failures = [var.broadcast_send_rate]
+}
+
+run "broadcast_send_rate_must_not_exceed_10000" {
+  command = plan
+  variables { broadcast_send_rate = 10001 }
+  expect_failures = [var.broadcast_send_rate]
+}
+
+run "broadcast_concurrency_must_be_at_least_2" {
+  command = plan
+  variables { broadcast_concurrency = 1 }
+  expect_failures = [var.broadcast_concurrency]
+}
+
+run "broadcast_concurrency_must_not_exceed_1000" {
+  command = plan
+  variables { broadcast_concurrency = 1001 }
+  expect_failures = [var.broadcast_concurrency]
+}
+
+run "broadcast_concurrency_must_be_whole" {
+  command = plan
+  variables { broadcast_concurrency = 2.5 }
+  expect_failures = [var.broadcast_concurrency]
 }

@@ -39,6 +39,14 @@ Feature: Data at rest is encrypted and recoverable
     And its value must be true
 
   @noskip
+  Scenario: Queues that are not dead-letter queues redrive to one
+    Given I have aws_sqs_queue defined
+    When its name is not ".*-dlq$" regex
+    Then it must contain redrive_policy
+    And it must contain deadLetterTargetArn
+    And its value must match the "^arn:aws:sqs:.*-dlq$" regex
+
+  @noskip
   Scenario: The unsubscribe secret is a SecureString
     Given I have aws_ssm_parameter defined
     When its name is ".*/unsubscribe-secret$" regex

@@ -12,16 +12,18 @@ Feature: Least privilege
     And its value must not match the "^(\*|[A-Za-z0-9-]+:\*)$" regex
 
   # Some actions support no resource-level permission (e.g. the log delivery actions
-  # a state machine needs); the sequence module owns those. The core needs none.
+  # a state machine needs): the sequence module's and the core's broadcast state
+  # machine roles have those. The functions need none.
   @noskip
   Scenario: The core's function policies name every resource
     Given I have aws_iam_role_policy defined
-    When its address metadata is "module\.core\..*" regex
+    When its address metadata is "module\.core\.aws_iam_role_policy\.function\[.*" regex
     Then it must contain policy
     And it must contain Statement
     And it must contain Resource
     And its value must not match the "^\*$" regex
 
+  # execution:<name_prefix>-*:* (sequences) or execution:<name_prefix>--broadcast:*
   @noskip
   Scenario: Functions may stop only executions of this stack's state machines
     Given I have aws_iam_role_policy defined
@@ -30,4 +32,4 @@ Feature: Least privilege
     And it must contain Statement
     When its Action includes "states:StopExecution"
     Then it must contain Resource
-    And its value must match the "^arn:aws:states:[a-z0-9-]+:[0-9]{12}:execution:[a-z][a-z0-9-]*-\*:\*$" regex
+    And its value must match the "^arn:aws:states:[a-z0-9-]+:[0-9]{12}:execution:[a-z][a-z0-9-]*-(\*|-broadcast):\*$" regex

@@ -22,3 +22,9 @@ Feature: Operable by default
     Then it must contain dead_letter_config
     And it must contain arn
     And its value must not be null
+
+  @noskip
+  Scenario: SQS event source mappings report batch item failures
+    Given I have aws_lambda_event_source_mapping defined
+    Then it must contain function_response_types
+    And its value must contain ReportBatchItemFailures

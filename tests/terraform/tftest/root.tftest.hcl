@@ -28,6 +28,11 @@ run "defaults_plan" {
     condition     = module.core.function_names["send-email"] == "mailstep-send-email" && module.core.event_bus_name == "mailstep-bus"
     error_message = "The root stack deploys the core with name_prefix mailstep by default."
   }
+
+  assert {
+    condition     = output.broadcast_function_name == "mailstep-broadcast" && module.core.function_names["broadcast-send"] == "mailstep-broadcast-send"
+    error_message = "The root stack deploys the broadcast functions and outputs the one operators invoke."
+  }
 }
 
 run "region_must_be_a_region_code" {
