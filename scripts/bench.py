@@ -328,16 +328,16 @@ def broadcast_section(bench: Bench) -> list[Table]:
     """A broadcast to ``bench.recipients`` subscribers in an in-process moto account: the
     real loop (``resolve``) and two concurrent ``broadcast-send`` consumers sharing the
     rate limiter, against ``bench.rate``. Every SES call is timestamped."""
-    import threading  # noqa: PLC0415
     import time  # noqa: PLC0415
 
+    from mailstep.local import server  # noqa: PLC0415
     from moto import mock_aws  # noqa: PLC0415 - dev dependency, bench only
 
+    server.install_stubs()  # the sandbox's moto fixes (transactions copy items, not tables)
     os.environ.update({**LAMBDA_ENV, "MAILSTEP_BROADCAST_SEND_RATE": str(bench.rate)})
     with mock_aws():
         from mailstep.adapters import clients, schema, wiring  # noqa: PLC0415
         from mailstep.domain import broadcasts  # noqa: PLC0415
-        from mailstep.handlers import broadcast_send  # noqa: PLC0415
 
         wiring.reset()
         queue = _bench_account(clients.client, bench.recipients, schema)
@@ -358,27 +358,7 @@ def broadcast_section(bench: Bench) -> list[Table]:
         broadcasts.start(bsvc, {"broadcast_id": "bench"})
         send_started = time.monotonic()
         send_calls = _loop(bsvc, "send")
-        stop = threading.Event()
-
-        def consume() -> None:
-            sqs = clients.client("sqs")
-            while not stop.is_set():
-                got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
-                messages = got.get("Messages", [])
-                records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
-                if records:
-                    broadcast_send.handler({"Records": records}, _BenchContext())
-                    for m in messages:
-                        sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
-                elif len(sends) >= bench.recipients:
-                    return
-
-        workers = [threading.Thread(target=consume) for _ in range(2)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(timeout=bench.recipients / bench.rate * 3 + 60)
-        stop.set()
+        _consume(clients.client("sqs"), queue, sends, bench)
         elapsed = max(sends) - send_started if sends else 0.0
     peak = _peak_per_second(sends)
     achieved = len(sends) / elapsed if elapsed else 0.0
@@ -431,6 +411,34 @@ def broadcast_section(bench: Bench) -> list[Table]:
         "the rate; above ~20/s in-process moto, not the limiter, caps the throughput"
     )
     return [table]
+
+
+def _consume(sqs: Any, queue: str, sends: list[float], bench: Bench) -> None:
+    """Two consumers, as the event source mapping runs them, until everyone is sent."""
+    import threading  # noqa: PLC0415
+
+    from mailstep.handlers import broadcast_send  # noqa: PLC0415
+
+    stop = threading.Event()
+
+    def consume() -> None:
+        while not stop.is_set():
+            got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            messages = got.get("Messages", [])
+            records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+            if records:
+                broadcast_send.handler({"Records": records}, _BenchContext())
+                for m in messages:
+                    sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+            elif len(sends) >= bench.recipients:
+                return
+
+    workers = [threading.Thread(target=consume) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=bench.recipients / bench.rate * 3 + 60)
+    stop.set()
 
 
 class _BenchContext:
