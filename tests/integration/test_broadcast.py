@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from handler_kit import item, published, sent_headers, token_for, update_profile
 from mailstep.adapters import wiring
 from mailstep.adapters.broadcasts import DynamoSendSlots
@@ -401,3 +402,25 @@ def test_a_loop_aborted_by_hand_marks_the_broadcast_failed_but_not_a_cancelled_o
     invoke(context, action="cancel", broadcast_id="autumn")
     assert ended("autumn", "ABORTED") == {"status": "unchanged"}
     assert invoke(context, action="get", broadcast_id="autumn")["status"] == "cancelled"
+
+
+def test_a_loop_that_cannot_start_leaves_the_broadcast_in_a_state_that_says_so(
+    bc: Aws, context: LambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    people(2)
+    create(context, broadcast_id="ok")
+    drive(bc, context)
+    monkeypatch.setenv("MAILSTEP_BROADCAST_STATE_MACHINE", MACHINE + "-gone")
+    wiring.environment.cache_clear()
+    wiring.broadcast_services.cache_clear()
+
+    with pytest.raises(ClientError, match="StateMachineDoesNotExist"):
+        create(context, broadcast_id="never")
+    with pytest.raises(ClientError, match="StateMachineDoesNotExist"):
+        invoke(context, action="start", broadcast_id="ok")
+
+    never = invoke(context, action="get", broadcast_id="never")
+    assert never["status"] == "failed"
+    assert "could not start" in never["error"]
+    ok = invoke(context, action="get", broadcast_id="ok")
+    assert (ok["status"], ok["started_at"]) == ("ready", None)  # can be started again

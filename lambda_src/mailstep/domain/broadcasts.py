@@ -239,7 +239,15 @@ def create(bsvc: BroadcastServices, payload: Mapping[str, Any]) -> Broadcast:
     )  # fmt: skip
     if not bsvc.broadcasts.create(broadcast):
         raise BroadcastError(f"broadcast {broadcast_id!r} already exists: choose a new id")
-    return _run(bsvc, broadcast, "count")
+    try:
+        return _run(bsvc, broadcast, "count")
+    except Exception as exc:  # the loop never started: say so on the record, then raise
+        now = iso(svc.now())
+        bsvc.broadcasts.transition(
+            broadcast_id, ["counting"], "failed", now, finished_at=now,
+            error=f"the dry run could not start: {type(exc).__name__}: {exc}"[:1000],
+        )  # fmt: skip
+        raise
 
 
 def start(bsvc: BroadcastServices, payload: Mapping[str, Any]) -> Broadcast:
@@ -259,7 +267,13 @@ def start(bsvc: BroadcastServices, payload: Mapping[str, Any]) -> Broadcast:
             f"broadcast {broadcast.broadcast_id!r} is {broadcast.status}: only a broadcast "
             "whose dry run finished (ready) can be started"
         )
-    return _run(bsvc, moved, "send")
+    try:
+        return _run(bsvc, moved, "send")
+    except Exception:  # the loop never started: the broadcast can be started again
+        bsvc.broadcasts.transition(
+            moved.broadcast_id, ["sending"], "ready", iso(bsvc.core.now()), started_at=None
+        )
+        raise
 
 
 def cancel(bsvc: BroadcastServices, payload: Mapping[str, Any]) -> Broadcast:
