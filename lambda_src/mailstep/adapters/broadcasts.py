@@ -21,6 +21,7 @@ from mailstep.adapters.dynamo import (
     sub_pk,
 )
 from mailstep.adapters.sfn import SfnExecutionStopper
+from mailstep.domain.attribution import broadcast_scope
 from mailstep.domain.broadcasts import Audience, AudiencePage, Broadcast
 from mailstep.domain.models import Sender
 
@@ -120,7 +121,7 @@ class DynamoBroadcastStore:
 
     def counters(self, broadcast_id: str) -> dict[str, int]:
         item = self._db.get_item(
-            TableName=self._table, Key=key(f"STATS#broadcast#{broadcast_id}", "COUNTERS")
+            TableName=self._table, Key=key(f"STATS#{broadcast_scope(broadcast_id)}", "COUNTERS")
         ).get("Item")
         values = deserialize(item) if item else {}
         return {k: int(v) for k, v in values.items() if isinstance(v, int | float) and k != "ttl"}

@@ -24,11 +24,16 @@ def template_from_tag(value: str | None) -> str | None:
     return value.replace("--", "/") if value else None
 
 
+def broadcast_scope(broadcast_id: str) -> str:
+    """A broadcast's counters live at ``STATS#broadcast#<id>`` (ids cannot contain '#',
+    so they never collide with a sequence's ``STATS#<sequence-id>``)."""
+    return f"broadcast#{broadcast_id}"
+
+
 def stats_scope(sequence_id: str | None, broadcast_id: str | None) -> str | None:
-    """The counters an email's events feed: ``STATS#<sequence-id>`` or
-    ``STATS#broadcast#<id>`` (ids cannot contain '#', so the two never collide)."""
+    """The counters an email's events feed: its broadcast's or its sequence's."""
     if broadcast_id:
-        return f"broadcast#{broadcast_id}"
+        return broadcast_scope(broadcast_id)
     return sequence_id or None
 
 

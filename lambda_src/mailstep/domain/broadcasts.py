@@ -17,9 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from mailstep.domain.attribution import Attribution
+from mailstep.domain.attribution import Attribution, broadcast_scope
 from mailstep.domain.errors import InvalidInput, MailstepError
-from mailstep.domain.lifecycle import guarded_send
+from mailstep.domain.lifecycle import ABNORMAL_ENDS, guarded_send
 from mailstep.domain.models import Profile, Sender, Subscriber, parse_tags
 from mailstep.domain.payloads import optional_str, require_id, require_str, require_template_key
 from mailstep.domain.rendering import build_context, render_email
@@ -258,10 +258,10 @@ def start(bsvc: BroadcastServices, payload: Mapping[str, Any]) -> Broadcast:
         raise BroadcastError(
             f"the dry run counted {broadcast.audience_size} recipients, not {expected}"
         )
+    now = iso(bsvc.core.now())
     moved = bsvc.broadcasts.transition(
-        broadcast.broadcast_id, ["ready"], "sending", iso(bsvc.core.now()),
-        started_at=iso(bsvc.core.now()), cursor=None,
-    )  # fmt: skip
+        broadcast.broadcast_id, ["ready"], "sending", now, started_at=now, cursor=None
+    )
     if moved is None:
         raise BroadcastError(
             f"broadcast {broadcast.broadcast_id!r} is {broadcast.status}: only a broadcast "
@@ -327,7 +327,7 @@ def after_status_change(bsvc: BroadcastServices, event: Mapping[str, Any]) -> di
     if not isinstance(detail, Mapping):
         raise InvalidInput("status-change event without detail")
     status = detail.get("status")
-    if status not in ("FAILED", "TIMED_OUT", "ABORTED"):
+    if status not in ABNORMAL_ENDS:
         return skipped("not_an_abnormal_end", execution_status=status)
     try:
         run_input = json.loads(detail.get("input") or "{}")
@@ -439,7 +439,8 @@ def resolve(bsvc: BroadcastServices, payload: Mapping[str, Any]) -> dict[str, An
         return {**state, "cursor": latest.cursor if latest else None,
                 "done": latest is None or latest.status != MODES[mode]}  # fmt: skip
     if next_cursor is None:
-        _finish(bsvc, broadcast, mode, now)
+        # The conditional advance proves nobody moved the broadcast since it was read.
+        _finish(bsvc, broadcast, mode, now, counted=broadcast.counted + len(recipients))
         return {**state, "cursor": None}
     wait = 0
     if mode == "send":
@@ -447,12 +448,12 @@ def resolve(bsvc: BroadcastServices, payload: Mapping[str, Any]) -> dict[str, An
     return {**state, "cursor": next_cursor, "done": False, "wait_seconds": wait}
 
 
-def _finish(bsvc: BroadcastServices, broadcast: Broadcast, mode: str, now: str) -> None:
+def _finish(
+    bsvc: BroadcastServices, broadcast: Broadcast, mode: str, now: str, *, counted: int
+) -> None:
     if mode == "count":
-        counted = bsvc.broadcasts.get(broadcast.broadcast_id)
-        size = counted.counted if counted else 0
         bsvc.broadcasts.transition(
-            broadcast.broadcast_id, ["counting"], "ready", now, audience_size=size, cursor=None
+            broadcast.broadcast_id, ["counting"], "ready", now, audience_size=counted, cursor=None
         )
     else:
         bsvc.broadcasts.transition(
@@ -470,23 +471,29 @@ def send_one(bsvc: BroadcastServices, broadcast: Broadcast | None, email: str) -
         return skipped("unknown_broadcast")
     if broadcast.status not in ("sending", "sent"):
         return skipped(f"broadcast_{broadcast.status}")
-    profile = svc.store.get_profile(email)
-    if profile is None or not broadcast.audience.matches(profile):
+    attribution = Attribution(broadcast.template, broadcast_id=broadcast.broadcast_id)
+    status = svc.store.get_status(email)  # read once: the audience check and the send's
+    if status.profile is None or not broadcast.audience.matches(status.profile):
         result = skipped("left_audience")
     else:
         result = guarded_send(
             svc,
             subscriber=Subscriber(email=email),
             sender=broadcast.sender,
-            attribution=Attribution(broadcast.template, broadcast_id=broadcast.broadcast_id),
+            attribution=attribution,
             subject=broadcast.subject,
             variant=None,
             transactional=False,
             claim=(f"broadcast:{broadcast.broadcast_id}", email),
             before_send=bsvc.slots.acquire,
+            status=status,
         )
     reason = result.get("reason")
     if result["status"] == "skipped" and reason != "already_sent":
-        scope = Attribution(broadcast.template, broadcast_id=broadcast.broadcast_id).scope
-        svc.store.add_counts(str(scope), None, {f"skipped_{reason}": 1}, iso(svc.now()))
+        svc.store.add_counts(
+            broadcast_scope(broadcast.broadcast_id),
+            None,
+            {f"skipped_{reason}": 1},
+            iso(svc.now()),
+        )
     return result

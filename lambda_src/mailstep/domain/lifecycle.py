@@ -21,6 +21,7 @@ from mailstep.domain.models import (
     Sender,
     SendRecord,
     Subscriber,
+    SubscriberStatus,
 )
 from mailstep.domain.payloads import (
     optional_bool,
@@ -164,14 +165,16 @@ def guarded_send(
     transactional: bool,
     claim: tuple[str, str] | None,
     before_send: Callable[[], None] | None = None,
+    status: SubscriberStatus | None = None,
 ) -> dict[str, Any]:
     """Send one email unless the address opted out or the claim was already taken.
 
     ``before_send`` runs after every check, just before SES (broadcasts take a slot from
-    the rate limiter there, so skipped recipients cost no send capacity)."""
+    the rate limiter there, so skipped recipients cost no send capacity). ``status`` is
+    the subscriber's status when the caller has just read it."""
     email = subscriber.email
     template = attribution.template
-    status = svc.store.get_status(email)
+    status = status or svc.store.get_status(email)
     if status.suppressed:
         return skipped("suppressed", template=template)
     if status.unsubscribed and not transactional:
