@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from mailstep.adapters.dynamo import (
     PROFILE,
     condition_failed,
+    counts_from_item,
     deserialize,
     key,
     profile_from_item,
@@ -123,8 +124,7 @@ class DynamoBroadcastStore:
         item = self._db.get_item(
             TableName=self._table, Key=key(f"STATS#{broadcast_scope(broadcast_id)}", "COUNTERS")
         ).get("Item")
-        values = deserialize(item) if item else {}
-        return {k: int(v) for k, v in values.items() if isinstance(v, int | float) and k != "ttl"}
+        return counts_from_item(deserialize(item)) if item else {}
 
     def recent(self, limit: int, cursor: str | None) -> tuple[list[Broadcast], str | None]:
         params: dict[str, Any] = {

@@ -89,6 +89,11 @@ def profile_from_item(item: Mapping[str, Any]) -> Profile:
     )
 
 
+def counts_from_item(item: Mapping[str, Any]) -> dict[str, int]:
+    """The counters of a ``STATS#`` row: its numbers, but the TTL."""
+    return {k: int(v) for k, v in item.items() if isinstance(v, int | float) and k != "ttl"}
+
+
 def send_record_from_item(item: Mapping[str, Any]) -> SendRecord:
     return SendRecord(
         sequence_id=item.get("sequence_id"),

@@ -15,6 +15,7 @@ from mailstep.adapters.dynamo import (
     PROFILE,
     SUPPRESSION,
     DynamoSubscriberStore,
+    counts_from_item,
     deserialize,
     key,
     serialize,
@@ -532,8 +533,7 @@ class Ops:
         counters: dict[str, int] = {}
         steps: dict[str, dict[str, int]] = {}
         for row in rows:
-            numbers = {k: int(v) for k, v in row.items() if isinstance(v, int | float)}
-            numbers.pop("ttl", None)
+            numbers = counts_from_item(row)
             if row["SK"] == "COUNTERS":
                 counters = numbers
             elif row["SK"].startswith("STEP#"):
