@@ -20,7 +20,7 @@ from email.utils import formataddr, getaddresses
 from html.parser import HTMLParser
 from typing import Any
 
-from mailstep.domain.attribution import stats_scope
+from mailstep.domain.attribution import Attribution
 from mailstep.domain.emails import normalise_email
 from mailstep.domain.engagement import EVENTS_TTL_DAYS, event_item
 from mailstep.domain.errors import InvalidEmail, InvalidInput
@@ -180,12 +180,6 @@ def correlate(store: SubscriberStore, reply: InboundReply) -> dict[str, Any] | N
     return None
 
 
-def _count_reply(store: SubscriberStore, sent: Mapping[str, Any], now_iso: str) -> None:
-    scope = stats_scope(sent.get("sequence_id"), sent.get("broadcast_id"))
-    if scope:
-        store.add_counts(scope, sent.get("step_id") or None, {"replied": 1}, now_iso)
-
-
 def record_reply(
     events: EngagementStore,
     store: SubscriberStore,
@@ -202,35 +196,32 @@ def record_reply(
     if store.get_profile(reply.sender) is None:
         return {"status": "skipped", "reason": "unknown_sender"}  # no stub profiles
     sent = correlate(store, reply) or {}
+    answered = Attribution(
+        template=sent.get("template_key") or "",
+        sequence_id=sent.get("sequence_id") or None,
+        step_id=sent.get("step_id") or None,
+        broadcast_id=sent.get("broadcast_id") or None,
+    )
     event = SesEvent(
         kind="reply",
         message_id=reply.message_id,
         timestamp=reply.timestamp or now_iso,
         recipients=(reply.sender,),
-        sequence_id=sent.get("sequence_id") or None,
-        template=sent.get("template_key") or None,
-        step_id=sent.get("step_id") or None,
+        sequence_id=answered.sequence_id,
+        broadcast_id=answered.broadcast_id,
+        template=answered.template or None,
+        step_id=answered.step_id,
         subject=reply.subject,
     )
     item = event_item(event, reply.sender, now_epoch + ttl_days * 86400)
-    extra = {
-        "body": reply.text,
-        "in_reply_to": sent.get("message_id"),
-        "broadcast_id": sent.get("broadcast_id"),
-    }
+    extra = {"body": reply.text, "in_reply_to": sent.get("message_id")}
     item.update({k: v for k, v in extra.items() if v})
     if not events.put_event(item):
         return {"status": "duplicate", "correlated": bool(sent)}
-    if sent:
-        _count_reply(store, sent, now_iso)
+    if answered.scope:
+        store.add_counts(answered.scope, answered.step_id, {"replied": 1}, now_iso)
     detail: dict[str, Any] = {"email": reply.sender, "message_id": sent.get("message_id")}
-    optional = {
-        "sequence_id": sent.get("sequence_id"),
-        "step_id": sent.get("step_id"),
-        "broadcast_id": sent.get("broadcast_id"),
-        "template": sent.get("template_key"),
-    }
-    detail.update({k: v for k, v in optional.items() if v})
+    detail.update(answered.detail())
     detail["subject"] = reply.subject
     publisher.publish("email.replied", detail)
     return {"status": "recorded", "correlated": bool(sent)}

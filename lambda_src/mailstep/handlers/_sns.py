@@ -22,10 +22,6 @@ def message_of(record: Any) -> dict[str, Any]:
     return message
 
 
-def parse_record(record: Any) -> SesEvent:
-    return parse_ses_message(message_of(record))
-
-
 def for_each_message(
     event: Mapping[str, Any], handle: Callable[[dict[str, Any]], Any]
 ) -> list[Any]:
