@@ -21,7 +21,13 @@ from mailstep.domain.attribution import Attribution, broadcast_scope
 from mailstep.domain.errors import InvalidInput, MailstepError
 from mailstep.domain.lifecycle import ABNORMAL_ENDS, guarded_send
 from mailstep.domain.models import Profile, Sender, Subscriber, parse_tags
-from mailstep.domain.payloads import optional_str, require_id, require_str, require_template_key
+from mailstep.domain.payloads import (
+    one_of,
+    optional_str,
+    require_id,
+    require_str,
+    require_template_key,
+)
 from mailstep.domain.rendering import build_context, render_email
 from mailstep.domain.services import Services, iso, skipped
 
@@ -393,9 +399,7 @@ def chunk_size(send_rate: float) -> int:
 def resolve(bsvc: BroadcastServices, payload: Mapping[str, Any]) -> dict[str, Any]:
     """One iteration of the state machine's loop: count or queue the next chunk."""
     broadcast_id = require_id(payload, "broadcast_id")
-    mode = require_str(payload, "mode")
-    if mode not in MODES:
-        raise InvalidInput(f"mode must be one of {', '.join(MODES)}")
+    mode = one_of(payload.get("mode"), MODES, "mode")
     cursor = optional_str(payload, "cursor")
     iteration = int(payload.get("iteration") or 0)
     state = {"broadcast_id": broadcast_id, "mode": mode, "cursor": cursor,

@@ -7,7 +7,7 @@ from typing import Any
 
 from mailstep.domain.errors import InvalidInput
 from mailstep.domain.models import Subscriber
-from mailstep.domain.payloads import require_str, require_template_key
+from mailstep.domain.payloads import one_of, require_str, require_template_key
 from mailstep.domain.ports import SubscriberStore
 
 CHECKS = ("field_exists", "field_equals", "has_been_sent")
@@ -29,9 +29,7 @@ def field_value(store: SubscriberStore, email: str, field: str) -> Any:
 
 
 def check_condition(store: SubscriberStore, payload: Mapping[str, Any]) -> bool:
-    check = payload.get("check")
-    if check not in CHECKS:
-        raise InvalidInput(f"check must be one of {', '.join(CHECKS)}: {check!r}")
+    check = one_of(payload.get("check"), CHECKS, "check")
     subscriber = payload.get("subscriber")
     if not isinstance(subscriber, Mapping):
         raise InvalidInput("subscriber is missing")

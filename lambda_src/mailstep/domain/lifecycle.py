@@ -24,6 +24,7 @@ from mailstep.domain.models import (
     SubscriberStatus,
 )
 from mailstep.domain.payloads import (
+    one_of,
     optional_bool,
     optional_str,
     require_id,
@@ -46,9 +47,9 @@ def register(svc: Services, payload: Mapping[str, Any]) -> dict[str, Any]:
     sequence_id = require_id(payload, "sequence_id")
     execution_arn = require_str(payload, "execution_arn")
     transactional = optional_bool(payload, "transactional")
-    reentry = optional_str(payload, "reentry") or "ignore_while_active"
-    if reentry not in REENTRY_POLICIES:
-        raise InvalidInput(f"reentry must be one of {', '.join(REENTRY_POLICIES)}")
+    reentry = one_of(
+        optional_str(payload, "reentry") or "ignore_while_active", REENTRY_POLICIES, "reentry"
+    )
     subscriber = Subscriber.from_payload(payload.get("subscriber"))
     event_id = _event_id(payload)
     now = svc.now()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mailstep.domain.errors import InvalidInput
@@ -25,6 +25,14 @@ def optional_str(payload: Mapping[str, Any], key: str) -> str | None:
     if not isinstance(value, str):
         raise InvalidInput(f"{key} must be a string")
     return value.strip() or None
+
+
+def one_of(value: object, choices: Iterable[str], what: str) -> str:
+    """``value`` when it is one of ``choices``; otherwise InvalidInput naming them."""
+    options = tuple(choices)
+    if not isinstance(value, str) or value not in options:
+        raise InvalidInput(f"{what} must be one of {', '.join(options)}: {value!r}")
+    return value
 
 
 def require_id(payload: Mapping[str, Any], key: str) -> str:

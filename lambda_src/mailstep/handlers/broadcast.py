@@ -17,6 +17,7 @@ from mailstep.adapters.wiring import broadcast_services
 from mailstep.domain import broadcasts
 from mailstep.domain.broadcasts import Broadcast, BroadcastServices
 from mailstep.domain.errors import InvalidInput
+from mailstep.domain.payloads import one_of
 from mailstep.observability import logger, metrics
 
 
@@ -41,9 +42,7 @@ ACTIONS: dict[str, Callable[[BroadcastServices, Mapping[str, Any]], dict[str, An
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise InvalidInput("event must be a JSON object")
-    action = str(event.get("action"))
-    if action not in ACTIONS:
-        raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}: {action!r}")
+    action = one_of(event.get("action"), ACTIONS, "action")
     logger.append_keys(action=action, broadcast_id=event.get("broadcast_id"))
     result = ACTIONS[action](broadcast_services(), event)
     logger.info("done", extra={"status": result.get("status"), "done": result.get("done")})

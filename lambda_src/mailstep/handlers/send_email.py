@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mailstep.adapters.wiring import broadcast_services, services
 from mailstep.domain import broadcasts, lifecycle
 from mailstep.domain.errors import InvalidInput
+from mailstep.domain.payloads import one_of
 from mailstep.domain.services import Services
 from mailstep.observability import logger, metrics
 
@@ -36,9 +37,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         action = "cleanup"
         result = lifecycle.cleanup_after_status_change(services(), event)
     else:
-        action = str(event.get("action"))
-        if action not in ACTIONS:
-            raise InvalidInput(f"action must be one of {', '.join(ACTIONS)}: {action!r}")
+        action = one_of(event.get("action"), ACTIONS, "action")
         logger.append_keys(
             action=action, sequence_id=event.get("sequence_id"), step_id=event.get("step_id")
         )

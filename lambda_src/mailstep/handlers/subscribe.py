@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mailstep.adapters.wiring import services
 from mailstep.domain.errors import InvalidInput
+from mailstep.domain.payloads import one_of
 from mailstep.domain.services import iso
 from mailstep.domain.subscribers import DETAIL_TYPES, apply_update
 from mailstep.observability import logger, metrics
@@ -23,9 +24,7 @@ from mailstep.observability import logger, metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise InvalidInput("event must be a JSON object")
-    detail_type = event.get("detail-type")
-    if detail_type not in DETAIL_TYPES:
-        raise InvalidInput(f"detail-type must be one of {', '.join(DETAIL_TYPES)}: {detail_type!r}")
+    detail_type = one_of(event.get("detail-type"), DETAIL_TYPES, "detail-type")
     logger.append_keys(detail_type=detail_type, event_id=event.get("id"))
     deps = services()
     result = apply_update(deps.store, event.get("detail"), iso(deps.now()))

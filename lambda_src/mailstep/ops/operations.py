@@ -32,6 +32,7 @@ from mailstep.domain.emails import normalise_email
 from mailstep.domain.engagement import TRACKED
 from mailstep.domain.errors import InvalidInput
 from mailstep.domain.models import Subscriber
+from mailstep.domain.payloads import one_of
 from mailstep.domain.services import (
     ConfigurationError,
     RuntimeSettings,
@@ -165,8 +166,7 @@ class Ops:
     def list_subscribers(
         self, status: str = "all", limit: int = 50, cursor: str | None = None
     ) -> Page:
-        if status not in STATUSES:
-            raise InvalidInput(f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+        one_of(status, STATUSES, "status")
         condition = {
             "active": " AND unsubscribed = :false AND suppressed = :false",
             "unsubscribed": " AND unsubscribed = :true",
@@ -396,8 +396,8 @@ class Ops:
         if len(given) != 1:
             raise InvalidInput("give exactly one of email, template or sequence")
         kinds = sorted(TRACKED)
-        if event_type is not None and event_type not in kinds:
-            raise InvalidInput(f"event type must be one of {', '.join(kinds)}, not {event_type!r}")
+        if event_type is not None:
+            one_of(event_type, kinds, "event type")
         params: dict[str, Any] = {"TableName": self.config.events_table, "ScanIndexForward": False}
         keys: tuple[str, ...] = ("PK", "SK")
         if email:
